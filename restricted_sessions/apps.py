@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.core.checks import Tags, register
+
+
+class RestrictedSessionsConfig(AppConfig):
+    name = "restricted_sessions"
+    verbose_name = "Restricted sessions"
+
+    def ready(self) -> None:
+        from restricted_sessions.checks import check_middleware, check_redirect_view, check_settings
+
+        register(Tags.security)(check_settings)
+        register(Tags.security)(check_middleware)
+        register(Tags.urls)(check_redirect_view)

@@ -1,0 +1,169 @@
+"""RestrictedSessionsMiddleware: the check of each request against its session's binding."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY as AUTH_USER_SESSION_KEY
+from django.contrib.auth import alogout, logout
+from django.contrib.sessions.backends.base import SessionBase
+from django.http import HttpRequest, HttpResponseBase
+from django.urls import Resolver404, resolve
+
+from restricted_sessions import binding
+from restricted_sessions.checks import raise_on_misconfiguration
+from restricted_sessions.conf import conf
+from restricted_sessions.events import Change, client_ip
+from restricted_sessions.responses import afailure_response, failure_response
+from restricted_sessions.signals import session_restricted
+
+logger = logging.getLogger("restricted_sessions")
+
+
+class RestrictedSessionsMiddleware:
+    """Bind each session to the client's IP address and User-Agent, and end it when they change.
+
+    The binding is written into the session when the session is saved anyway (typically by the
+    login response); later requests are compared with it. Requests without a session key are
+    passed through untouched, and a matching request causes no session write.
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        raise_on_misconfiguration()
+        self.get_response = get_response
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.async_mode:
+            return self.__acall__(request)
+        session = _session_with_key(request)
+        if session is not None and (not conf.AUTHED_ONLY or AUTH_USER_SESSION_KEY in session):
+            verdict = _check(request, session.get)
+            if verdict.reason is not None and not _is_exempt(request):
+                change = Change(request, session.get, verdict.reason)
+                for receiver, result in session_restricted.send_robust(**change.signal_kwargs()):
+                    _log_receiver_error(receiver, result)
+                if not conf.REPORT_ONLY:
+                    if conf.AUTHED_ONLY:
+                        logout(request)
+                    else:
+                        session.flush()
+                    return failure_response(request, verdict.reason)
+            elif verdict.updates:
+                session.update(verdict.updates)
+        response = self.get_response(request)
+        session = _session_to_bind(request, response)
+        if session is not None and (not conf.AUTHED_ONLY or AUTH_USER_SESSION_KEY in session):
+            for key, value in _binding_values(request):
+                session.setdefault(key, value)
+        return response
+
+    async def __acall__(self, request: HttpRequest) -> Any:
+        session = _session_with_key(request)
+        if session is not None and (
+            not conf.AUTHED_ONLY or await session.ahas_key(AUTH_USER_SESSION_KEY)
+        ):
+            stored = {key: await session.aget(key, binding.UNBOUND) for key in BINDING_KEYS}
+            verdict = _check(request, stored.get)
+            if verdict.reason is not None and not _is_exempt(request):
+                change = Change(request, stored.get, verdict.reason)
+                for receiver, result in await session_restricted.asend_robust(
+                    **change.signal_kwargs()
+                ):
+                    _log_receiver_error(receiver, result)
+                if not conf.REPORT_ONLY:
+                    if conf.AUTHED_ONLY:
+                        await alogout(request)
+                    else:
+                        await session.aflush()
+                    return await afailure_response(request, verdict.reason)
+            elif verdict.updates:
+                await session.aupdate(verdict.updates)
+        response = await self.get_response(request)
+        session = _session_to_bind(request, response)
+        if session is not None and (
+            not conf.AUTHED_ONLY or await session.ahas_key(AUTH_USER_SESSION_KEY)
+        ):
+            for key, value in _binding_values(request):
+                await session.asetdefault(key, value)
+        return response
+
+
+BINDING_KEYS = (
+    binding.IP_SESSION_KEY,
+    binding.IP2_SESSION_KEY,
+    binding.UA_SESSION_KEY,
+    AUTH_USER_SESSION_KEY,
+)
+
+
+def _check(request: HttpRequest, stored: Callable[[str, Any], Any]) -> binding.Verdict:
+    return binding.check(
+        conf.policy(),
+        stored_ip=stored(binding.IP_SESSION_KEY, binding.UNBOUND),
+        stored_ip2=stored(binding.IP2_SESSION_KEY, binding.UNBOUND),
+        stored_ua=stored(binding.UA_SESSION_KEY, binding.UNBOUND),
+        current_ip=client_ip(request),
+        current_ua=request.META.get("HTTP_USER_AGENT"),
+    )
+
+
+def _session_with_key(request: HttpRequest) -> SessionBase | None:
+    """The request's session if the client sent a usable key; requests without one are left alone."""
+    session = getattr(request, "session", None)
+    if isinstance(session, SessionBase) and session.session_key is not None:
+        return session
+    return None
+
+
+def _session_to_bind(request: HttpRequest, response: HttpResponseBase) -> SessionBase | None:
+    """The session if this response will save it (so binding it costs no extra write)."""
+    session = getattr(request, "session", None)
+    if (
+        isinstance(session, SessionBase)
+        and (session.modified or settings.SESSION_SAVE_EVERY_REQUEST)
+        and not session.is_empty()
+        and response.status_code < 500
+    ):
+        return session
+    return None
+
+
+def _binding_values(request: HttpRequest) -> list[tuple[str, str]]:
+    """The binding for this request, for a session that has none (an existing one is kept)."""
+    policy = conf.policy()
+    values = []
+    if policy.restrict_ip:
+        values.append((binding.IP_SESSION_KEY, policy.ip_value(client_ip(request))))
+    if policy.restrict_ua:
+        values.append(
+            (binding.UA_SESSION_KEY, policy.ua_value(request.META.get("HTTP_USER_AGENT")))
+        )
+    return values
+
+
+def _is_exempt(request: HttpRequest) -> bool:
+    # Resolved only when a change was found, so the steady state pays nothing for it.
+    try:
+        match = resolve(request.path_info, getattr(request, "urlconf", None))
+    except Resolver404:
+        return False
+    return getattr(match.func, "restriction_exempt", False) is True
+
+
+def _log_receiver_error(receiver: Any, result: Any) -> None:
+    if isinstance(result, Exception):
+        logger.error(
+            "A session_restricted receiver (%r) raised; the session is handled anyway.",
+            receiver,
+            exc_info=result,
+        )

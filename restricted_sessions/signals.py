@@ -1,0 +1,9 @@
+from __future__ import annotations
+
+from django.dispatch import Signal
+
+# Sent once for each detected change of a bound session's IP or User-Agent, before the session is
+# ended (or, with REPORT_ONLY, instead). Arguments: request, reason ("ip" or "ua"), stored (the
+# bound value, hashed with STORE="hashed"), current (the request's value), enforced (bool).
+# A receiver that raises is logged and never stops the flush or the response.
+session_restricted = Signal()

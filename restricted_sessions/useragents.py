@@ -1,0 +1,47 @@
+"""User-Agent normalisation and the bounded form in which a User-Agent is stored."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from functools import lru_cache
+
+# User-Agents longer than this are stored as a digest, so a client cannot grow the session.
+MAX_STORED_LENGTH = 512
+DIGEST_PREFIX = "$sha256$"
+
+EXACT = "exact"
+IGNORE_VERSIONS = "ignore_versions"
+MATCH_MODES = (EXACT, IGNORE_VERSIONS)
+
+# Versions of products ("Chrome/131.0.0.0", "rv:133.0") and of operating systems
+# ("Android 14", "iPhone OS 17_1", "Windows NT 10.0"). Device names ("Pixel 8", "SM-S918B")
+# are kept, so a change of device is still a change.
+_PRODUCT_VERSION = re.compile(r"(/|\brv:)\d[0-9A-Za-z._+-]*")
+_OS_VERSION = re.compile(
+    r"\b(Android|Windows NT|Windows Phone|Mac OS X|OS|CrOS \S+|Linux) \d[\d._]*"
+)
+
+
+def _without_versions(user_agent: str) -> str:
+    return _OS_VERSION.sub(r"\1", _PRODUCT_VERSION.sub(r"\1", user_agent))
+
+
+# Only short values are cached, so junk cannot fill the cache with large strings.
+_cached_without_versions = lru_cache(maxsize=1024)(_without_versions)
+
+
+def normalise(user_agent: str, mode: str) -> str:
+    """The part of a User-Agent that must stay the same: all of it, or all but versions."""
+    if mode != IGNORE_VERSIONS:
+        return user_agent
+    if len(user_agent) <= MAX_STORED_LENGTH:
+        return _cached_without_versions(user_agent)
+    return _without_versions(user_agent)
+
+
+def bounded(value: str) -> str:
+    """``value`` itself, or its SHA-256 digest when it is long (or looks like a digest)."""
+    if len(value) <= MAX_STORED_LENGTH and not value.startswith(DIGEST_PREFIX):
+        return value
+    return DIGEST_PREFIX + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()

@@ -1,0 +1,376 @@
+"""restricted_sessions.middleware.SessionMiddleware: the header-session protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
+from django.contrib.sessions.models import Session
+from django.test import override_settings
+from django.utils import timezone
+from django.utils.cache import has_vary_header
+
+from restricted_sessions.middleware import SessionMiddleware
+from tests import settings as test_settings
+from tests.conftest import (
+    HEADER,
+    Http,
+    create_session,
+    data_of,
+    login,
+    start_header_session,
+    stored,
+)
+
+pytestmark = pytest.mark.django_db
+
+CACHED_MIDDLEWARE = [
+    "django.middleware.cache.UpdateCacheMiddleware",
+    *test_settings.MIDDLEWARE,
+    "django.middleware.cache.FetchFromCacheMiddleware",
+]
+
+BAD_HEADER_VALUES = {
+    "empty": "",
+    "blank": "   ",
+    "made-up-well-formed": "abcdefghijklmnopqrstuvwxyz012345",
+    "oversized": "a" * 100_000,
+    "junk": "<script>alert(1)</script>",
+    "path": "../../../../etc/passwd",
+    "non-ascii": "cl\xe9\xff\xfe-session",
+    "list": "abcdefghijklmnopqrstuvwxyz012345, abcdefghijklmnopqrstuvwxyz543210",
+    "sql": "' OR 1=1 --",
+}
+
+
+def cache_control(response: object) -> set[str]:
+    value = response.headers.get("Cache-Control", "")  # type: ignore[attr-defined]
+    return {part.strip().lower() for part in value.split(",") if part.strip()}
+
+
+def test_is_a_subclass_of_djangos_session_middleware() -> None:
+    assert issubclass(SessionMiddleware, DjangoSessionMiddleware)
+
+
+# Starting a session ---------------------------------------------------------------------------
+
+
+@override_settings()
+def test_a_client_without_cookie_or_header_gets_both_when_a_session_is_created(http: Http) -> None:
+    response = http.get("write", {"value": "hello"})
+
+    key = response.headers[HEADER]
+    assert key
+    assert response.cookies["sessionid"].value == key
+    assert stored(key)["value"] == "hello"
+    assert {"private", "no-store"} <= cache_control(response)
+
+
+@override_settings()
+def test_a_header_client_keeps_its_session_through_the_header(header_http: Http) -> None:
+    key = start_header_session(header_http, "hello")
+
+    response = header_http.get("read", key=key)
+
+    assert data_of(response) == {"value": "hello"}
+
+
+@override_settings()
+def test_a_request_that_does_not_create_a_session_gets_no_key(http: Http) -> None:
+    response = http.get("read")
+
+    assert HEADER not in response.headers
+    assert "sessionid" not in response.cookies
+    assert Session.objects.count() == 0
+
+
+# Header and cookie ----------------------------------------------------------------------------
+
+
+@override_settings()
+def test_the_header_wins_over_the_cookie(http: Http, header_http: Http) -> None:
+    http.get("write", {"value": "from-cookie"})
+    header_key = start_header_session(header_http, "from-header")
+
+    response = http.get("read", key=header_key)
+
+    assert data_of(response) == {"value": "from-header"}
+
+
+@override_settings()
+def test_csrf_exempt_is_true_for_a_header_session(header_http: Http) -> None:
+    key = start_header_session(header_http)
+
+    assert header_http.get("flag", key=key).json() == {"csrf_exempt": True}
+
+
+@override_settings()
+def test_csrf_exempt_is_false_for_a_cookie_session(http: Http) -> None:
+    http.get("write")
+
+    assert http.get("flag").json() == {"csrf_exempt": False}
+
+
+@override_settings()
+def test_csrf_exempt_is_false_without_any_key(http: Http) -> None:
+    assert http.get("flag").json() == {"csrf_exempt": False}
+
+
+@override_settings()
+def test_a_header_session_wins_even_when_the_cookie_names_another_live_session(
+    http: Http, header_http: Http
+) -> None:
+    http.get("write", {"value": "from-cookie"})
+    cookie_key = http.cookie_key
+    header_key = start_header_session(header_http, "from-header")
+
+    response = http.get("write", {"value": "changed"}, key=header_key)
+
+    assert response.headers[HEADER] == header_key
+    assert stored(header_key)["value"] == "changed"
+    assert stored(cookie_key)["value"] == "from-cookie"  # type: ignore[arg-type]
+
+
+# Bad header values ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", BAD_HEADER_VALUES.values(), ids=BAD_HEADER_VALUES.keys())
+@override_settings()
+def test_a_bad_or_unknown_header_value_gets_a_fresh_server_key_never_its_own(
+    header_http: Http, value: str
+) -> None:
+    response = header_http.get("write", {"value": "new"}, key=value)
+
+    assert response.status_code == 200
+    key = response.headers[HEADER]
+    assert key
+    assert key != value
+    assert key.strip() != value.strip()
+    assert stored(key) == {"value": "new", **_binding_of(key)}
+
+
+def _binding_of(key: str) -> dict[str, str]:
+    return {name: value for name, value in stored(key).items() if name.startswith("_restrictedsessions")}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [value for value in BAD_HEADER_VALUES.values() if value.strip()],
+    ids=[name for name, value in BAD_HEADER_VALUES.items() if value.strip()],
+)
+@override_settings()
+def test_a_bad_or_unknown_header_value_reads_an_empty_session_and_is_told_to_drop_it(
+    header_http: Http, value: str
+) -> None:
+    response = header_http.get("read", key=value)
+
+    assert data_of(response) == {}
+    assert response.headers[HEADER] == ""
+
+
+@override_settings()
+def test_a_header_value_naming_no_session_cannot_be_fixed_by_login(header_http: Http, alice: object) -> None:
+    chosen = "abcdefghijklmnopqrstuvwxyz012345"
+
+    response = login(header_http, key=chosen)
+
+    assert response.headers[HEADER] not in ("", chosen)
+    assert stored(chosen) == {}
+
+
+# Response header ------------------------------------------------------------------------------
+
+
+@override_settings()
+def test_a_saved_header_session_gets_its_key_back(header_http: Http) -> None:
+    key = start_header_session(header_http)
+
+    response = header_http.get("write", {"value": "again"}, key=key)
+
+    assert response.headers[HEADER] == key
+    assert {"private", "no-store"} <= cache_control(response)
+    assert "sessionid" not in response.cookies
+
+
+@override_settings()
+def test_login_through_the_header_returns_the_cycled_key(header_http: Http, alice: object) -> None:
+    key = start_header_session(header_http)
+
+    response = login(header_http, key=key)
+
+    new_key = response.headers[HEADER]
+    assert new_key
+    assert new_key != key
+    assert stored(key) == {}
+    assert "_auth_user_id" in stored(new_key)
+    assert {"private", "no-store"} <= cache_control(response)
+    assert header_http.get("whoami", key=new_key).json() == {"user": "alice"}
+
+
+@override_settings()
+def test_an_ended_header_session_gets_an_empty_header(header_http: Http, alice: object) -> None:
+    key = login(header_http, key=start_header_session(header_http)).headers[HEADER]
+
+    response = header_http.post("logout", key=key)
+
+    assert response.status_code == 200
+    assert response.headers[HEADER] == ""
+    assert stored(key) == {}
+
+
+@override_settings()
+def test_a_cookie_session_never_gets_its_key_in_a_header(http: Http, alice: object) -> None:
+    http.get("write")
+
+    written = http.get("write", {"value": "again"})
+    logged_in = login(http)
+    read = http.get("read")
+
+    assert http.cookie_key
+    for response in (written, logged_in, read):
+        assert HEADER not in response.headers
+
+
+@override_settings()
+def test_an_accessed_session_varies_on_cookie_and_the_header(http: Http, header_http: Http) -> None:
+    http.get("write")
+    key = start_header_session(header_http)
+
+    for response in (http.get("read"), header_http.get("read", key=key)):
+        assert has_vary_header(response, "Cookie")
+        assert has_vary_header(response, HEADER)
+
+
+@override_settings(SESSION_SAVE_EVERY_REQUEST=True)
+def test_save_every_request_saves_and_returns_the_key_of_an_unmodified_header_session(
+    header_http: Http,
+) -> None:
+    key = start_header_session(header_http)
+    soon = timezone.now() + timedelta(minutes=1)
+    Session.objects.filter(pk=key).update(expire_date=soon)
+
+    response = header_http.get("read", key=key)
+
+    assert response.headers[HEADER] == key
+    assert Session.objects.get(pk=key).expire_date > soon + timedelta(days=1)
+
+
+@override_settings(SESSION_EXPIRE_AT_BROWSER_CLOSE=True)
+def test_expire_at_browser_close_makes_the_cookie_a_browser_session_cookie(http: Http) -> None:
+    response = http.get("write")
+
+    assert response.cookies["sessionid"]["max-age"] == ""
+    assert response.cookies["sessionid"]["expires"] == ""
+    assert response.headers[HEADER] == response.cookies["sessionid"].value
+
+
+@override_settings(SESSION_EXPIRE_AT_BROWSER_CLOSE=False)
+def test_without_expire_at_browser_close_the_cookie_has_a_max_age(http: Http) -> None:
+    response = http.get("write")
+
+    assert int(response.cookies["sessionid"]["max-age"]) > 0
+
+
+@override_settings()
+def test_a_5xx_response_saves_nothing(header_http: Http) -> None:
+    key = start_header_session(header_http, "before")
+    header_http.client.raise_request_exception = False
+
+    response = header_http.get("error", key=key)
+
+    assert response.status_code == 500
+    assert response.headers.get(HEADER, "") in ("", key)
+    assert stored(key)["value"] == "before"
+
+
+@override_settings()
+def test_a_5xx_response_creates_no_session(http: Http) -> None:
+    http.client.raise_request_exception = False
+
+    response = http.get("error")
+
+    assert response.status_code == 500
+    assert not response.headers.get(HEADER)
+    assert "sessionid" not in response.cookies
+    assert Session.objects.count() == 0
+
+
+# Settings -------------------------------------------------------------------------------------
+
+
+@override_settings(RESTRICTEDSESSIONS_SESSION_HEADER=None)
+def test_session_header_none_turns_header_sessions_off(http: Http, new_http: Callable[..., Http]) -> None:
+    other = new_http()
+    other.get("write", {"value": "someone-else"})
+    other_key = other.cookie_key
+
+    response = http.get("write", {"value": "mine"}, key=other_key)
+
+    assert HEADER not in response.headers
+    assert response.cookies["sessionid"].value != other_key
+    assert stored(other_key)["value"] == "someone-else"  # type: ignore[arg-type]
+    assert http.get("flag", key=other_key).json() == {"csrf_exempt": False}
+    assert not has_vary_header(http.get("read"), HEADER)
+
+
+@override_settings(RESTRICTEDSESSIONS_SESSION_HEADER="X-App-Session")
+def test_a_custom_header_name_carries_the_session(header_http: Http) -> None:
+    start = header_http.get("write", {"value": "custom"})
+    key = start.headers["X-App-Session"]
+    assert HEADER not in start.headers
+
+    response = header_http.get("read", headers={"X-App-Session": key})
+    ignored = header_http.get("read", key=key)
+
+    assert data_of(response) == {"value": "custom"}
+    assert has_vary_header(response, "X-App-Session")
+    assert data_of(ignored) == {}
+
+
+# Shared caches in front -----------------------------------------------------------------------
+
+
+@override_settings(MIDDLEWARE=CACHED_MIDDLEWARE, CACHE_MIDDLEWARE_SECONDS=600)
+def test_djangos_cache_middleware_never_hands_a_new_key_to_another_client(
+    new_http: Callable[..., Http],
+) -> None:
+    first = new_http(cookies=False).get("write", {"value": "first"})
+    second = new_http(cookies=False).get("write", {"value": "first"})
+
+    assert first.headers[HEADER]
+    assert second.headers[HEADER]
+    assert second.headers[HEADER] != first.headers[HEADER]
+
+
+@override_settings(MIDDLEWARE=CACHED_MIDDLEWARE, CACHE_MIDDLEWARE_SECONDS=600)
+def test_djangos_cache_middleware_never_hands_a_header_users_page_to_another(
+    new_http: Callable[..., Http],
+) -> None:
+    alice = new_http(cookies=False)
+    bob = new_http(cookies=False)
+    alice_key = start_header_session(alice, "alice-secret")
+    bob_key = start_header_session(bob, "bob")
+
+    assert data_of(alice.get("read", key=alice_key)) == {"value": "alice-secret"}
+    anonymous = new_http(cookies=False).get("read")
+    as_bob = bob.get("read", key=bob_key)
+
+    assert data_of(anonymous) == {}
+    assert data_of(as_bob) == {"value": "bob"}
+
+
+@override_settings(MIDDLEWARE=CACHED_MIDDLEWARE, CACHE_MIDDLEWARE_SECONDS=600)
+def test_djangos_cache_middleware_never_replays_a_saved_header_response(
+    new_http: Callable[..., Http],
+) -> None:
+    alice = new_http(cookies=False)
+    bob = new_http(cookies=False)
+    alice_key = start_header_session(alice, "alice")
+    bob_key = create_session({"value": "bob"})
+
+    alice.get("write", {"value": "alice"}, key=alice_key)
+    response = bob.get("write", {"value": "alice"}, key=bob_key)
+
+    assert response.headers[HEADER] == bob_key

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from django.urls import include, path
+
+from tests import views
+
+sync_patterns = [
+    path("read/", views.read, name="read"),
+    path("write/", views.write, name="write"),
+    path("untouched/", views.untouched, name="untouched"),
+    path("flag/", views.flag, name="flag"),
+    path("login/", views.login_view, name="login"),
+    path("logout/", views.logout_view, name="logout"),
+    path("whoami/", views.whoami, name="whoami"),
+    path("error/", views.error, name="error"),
+    path("form/", views.form, name="form"),
+    path("api/", views.api, name="api"),
+]
+
+async_patterns = [
+    path("read/", views.aread, name="read"),
+    path("write/", views.awrite, name="write"),
+    path("untouched/", views.auntouched, name="untouched"),
+    path("flag/", views.aflag, name="flag"),
+    path("login/", views.alogin_view, name="login"),
+    path("logout/", views.alogout_view, name="logout"),
+    path("whoami/", views.awhoami, name="whoami"),
+    path("error/", views.aerror, name="error"),
+    path("form/", views.aform, name="form"),
+    path("api/", views.api, name="api"),
+]
+
+urlpatterns = [
+    path("sync/", include((sync_patterns, "sync"))),
+    path("async/", include((async_patterns, "async"))),
+    path("landing/", views.landing, name="landing"),
+]

@@ -1,0 +1,144 @@
+"""Views the tests drive: each exists as a sync view and as an ``async def`` view."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import alogin, alogout, get_user_model, login, logout
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+
+def _public_data(session: Any) -> dict[str, Any]:
+    """The session's data without the middleware's own underscore keys."""
+    return {key: value for key, value in session.items() if not key.startswith("_")}
+
+
+# Sync views
+
+
+def read(request: HttpRequest) -> HttpResponse:
+    """Reads the session, never modifies it."""
+    return JsonResponse({"data": _public_data(request.session)})
+
+
+def write(request: HttpRequest) -> HttpResponse:
+    """Stores ``?value=`` (default "x") in the session."""
+    request.session["value"] = request.GET.get("value", "x")
+    return JsonResponse({"stored": request.session["value"]})
+
+
+def untouched(request: HttpRequest) -> HttpResponse:
+    """Never touches the session."""
+    return HttpResponse("untouched")
+
+
+def flag(request: HttpRequest) -> HttpResponse:
+    """Reports ``request.session.csrf_exempt``."""
+    return JsonResponse({"csrf_exempt": request.session.csrf_exempt})
+
+
+@csrf_exempt
+def login_view(request: HttpRequest) -> HttpResponse:
+    """Logs in the user named by POST ``username``; no password, these are tests."""
+    user = get_user_model().objects.get(username=request.POST["username"])
+    login(request, user)
+    return JsonResponse({"user": user.get_username()})
+
+
+@csrf_exempt
+def logout_view(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    return JsonResponse({"user": None})
+
+
+def whoami(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    return JsonResponse({"user": user.get_username() if user.is_authenticated else None})
+
+
+def error(request: HttpRequest) -> HttpResponse:
+    """Writes the session, then fails: a 500."""
+    request.session["value"] = "written-before-the-error"
+    raise RuntimeError("boom")
+
+
+def form(request: HttpRequest) -> HttpResponse:
+    """A plain CSRF-protected view (POST)."""
+    return HttpResponse("posted")
+
+
+def landing(request: HttpRequest) -> HttpResponse:
+    """Where RESTRICTEDSESSIONS_REDIRECT_VIEW points in the tests."""
+    return HttpResponse("landing")
+
+
+# Async views
+
+
+async def aread(request: HttpRequest) -> HttpResponse:
+    data = {key: value async for key, value in _aitems(request.session)}
+    return JsonResponse({"data": data})
+
+
+async def _aitems(session: Any) -> Any:
+    for key, value in (await session.aitems()):
+        if not key.startswith("_"):
+            yield key, value
+
+
+async def awrite(request: HttpRequest) -> HttpResponse:
+    value = request.GET.get("value", "x")
+    await request.session.aset("value", value)
+    return JsonResponse({"stored": value})
+
+
+async def auntouched(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("untouched")
+
+
+async def aflag(request: HttpRequest) -> HttpResponse:
+    return JsonResponse({"csrf_exempt": request.session.csrf_exempt})
+
+
+@csrf_exempt
+async def alogin_view(request: HttpRequest) -> HttpResponse:
+    user = await get_user_model().objects.aget(username=request.POST["username"])
+    await alogin(request, user)
+    return JsonResponse({"user": user.get_username()})
+
+
+@csrf_exempt
+async def alogout_view(request: HttpRequest) -> HttpResponse:
+    await alogout(request)
+    return JsonResponse({"user": None})
+
+
+async def awhoami(request: HttpRequest) -> HttpResponse:
+    user = await request.auser()
+    return JsonResponse({"user": user.get_username() if user.is_authenticated else None})
+
+
+async def aerror(request: HttpRequest) -> HttpResponse:
+    await request.session.aset("value", "written-before-the-error")
+    raise RuntimeError("boom")
+
+
+async def aform(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("posted")
+
+
+# Django REST framework (sync only: DRF has no async views)
+
+
+class Api(APIView):
+    """POST with the configured DEFAULT_AUTHENTICATION_CLASSES (our SessionAuthentication)."""
+
+    def post(self, request: Request) -> Response:
+        return Response({"user": request.user.get_username()})
+
+
+api = Api.as_view()
