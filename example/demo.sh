@@ -6,7 +6,8 @@
 # drives it with demo_client.py over loopback. Exits non-zero when any step does not behave as expected.
 # --serve  then keeps the server running for a browser (Ctrl-C stops it).
 #
-# Environment: PYTHON (default python3), DEMO_PORT (default: a free port), DEMO_WORKERS (default 2),
+# Environment: PYTHON (default python3), DEMO_PORT (default: a free port), DEMO_WORKERS (default 2;
+# 1 for a cache session engine without REDIS_URL),
 # DEMO_PASSWORD (default: random), and every variable exampleproject/settings.py reads
 # (DATABASE_URL, SESSION_ENGINE, REDIS_URL, RESTRICTEDSESSIONS_*, ...).
 set -euo pipefail
@@ -15,7 +16,7 @@ serve=0
 for arg in "$@"; do
     case "$arg" in
         --serve) serve=1 ;;
-        -h|--help) sed -n '2,11s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
         *) echo "demo.sh: unknown argument: $arg (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -77,7 +78,7 @@ start_server() {
     local port="$1" url="http://127.0.0.1:$1"
     : > "$log"
     "$venv/bin/gunicorn" exampleproject.wsgi:application \
-        --bind "127.0.0.1:$port" --workers "${DEMO_WORKERS:-2}" \
+        --bind "127.0.0.1:$port" --workers "$workers" \
         --access-logfile - --error-logfile - --capture-output >> "$log" 2>&1 &
     server_pid=$!
     "$py" - "$url/healthz/" "$server_pid" <<'PY' && return 0
@@ -110,6 +111,13 @@ PY
 }
 
 say "Server"
+workers="${DEMO_WORKERS:-2}"
+engine="${SESSION_ENGINE:-django.contrib.sessions.backends.db}"
+if [[ -z "${DEMO_WORKERS:-}" && "$engine" == *cache* && -z "${REDIS_URL:-}" ]]; then
+    # Without REDIS_URL the cache is each worker's own memory: workers would not share sessions.
+    workers=1
+    echo "$engine without REDIS_URL: 1 worker (each worker's local-memory cache is its own)."
+fi
 started=0
 for attempt in 1 2 3; do
     port="${DEMO_PORT:-$(free_port)}"
@@ -122,7 +130,7 @@ if [[ "$started" != 1 ]]; then
     exit 1
 fi
 url="http://127.0.0.1:$port"
-echo "gunicorn (${DEMO_WORKERS:-2} workers, pid $server_pid) serves $url; log: $log"
+echo "gunicorn ($workers worker(s), pid $server_pid) serves $url; log: $log"
 
 say "Demo"
 status=0

@@ -60,9 +60,7 @@ def find_network(address: IPAddress, networks: Iterable[IPNetwork]) -> IPNetwork
     return None
 
 
-def client_behind_proxies(
-    remote_addr: str | None, forwarded_for: str | None, trusted: Networks
-) -> IPAddress | None:
+def client_behind_proxies(remote_addr: str | None, forwarded_for: str | None, trusted: Networks) -> IPAddress | None:
     """The client address, walking from the peer leftwards through trusted proxies only.
 
     Each trusted proxy appends the address it saw to the forwarding header, so the right-most
@@ -80,9 +78,7 @@ def client_behind_proxies(
     return hop
 
 
-def network_identity(
-    address: IPAddress, ipv4_length: int, ipv6_length: int, exempt: Networks = ()
-) -> str:
+def network_identity(address: IPAddress, ipv4_length: int, ipv6_length: int, exempt: Networks = ()) -> str:
     """What two addresses must share to count as the same client.
 
     An address inside an exempt network is identified by that network, so moving within it is

@@ -34,9 +34,7 @@ UNBOUND: Any = object()
 
 @lru_cache(maxsize=4096)
 def _hmac(purpose: str, value: str, secret: str) -> str:
-    return salted_hmac(
-        f"restricted_sessions.{purpose}", value, secret=secret, algorithm="sha256"
-    ).hexdigest()
+    return salted_hmac(f"restricted_sessions.{purpose}", value, secret=secret, algorithm="sha256").hexdigest()
 
 
 @dataclass(frozen=True)
@@ -70,9 +68,7 @@ class Policy:
         return HMAC_PREFIX + _hmac("ua", key, self.secrets[0]) if self.hashed else key
 
     def _ip_hmac(self, address: IPAddress, secret: str) -> str:
-        identity = network_identity(
-            address, self.ipv4_length, self.ipv6_length, self.exempt_networks
-        )
+        identity = network_identity(address, self.ipv4_length, self.ipv6_length, self.exempt_networks)
         # The family stays readable, for DUAL_STACK.
         return f"{HMAC_PREFIX}{address.version}${_hmac('ip', identity, secret)}"
 
@@ -142,11 +138,7 @@ def check(
     verdict = Verdict()
     if policy.restrict_ip and stored_ip is not UNBOUND:
         key, stored = IP_SESSION_KEY, stored_ip
-        if (
-            policy.dual_stack
-            and current_ip is not None
-            and ip_family(stored_ip) not in (None, current_ip.version)
-        ):
+        if policy.dual_stack and current_ip is not None and ip_family(stored_ip) not in (None, current_ip.version):
             # The other family of a dual-stack client: bound on its first use.
             key, stored = IP2_SESSION_KEY, stored_ip2
             if stored is UNBOUND:

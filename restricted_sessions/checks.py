@@ -35,102 +35,64 @@ def _is_int_in(value: Any, low: int, high: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
+def _error(name: str, problem: str, hint: str, check_id: str) -> Error:
+    return Error(f"{PREFIX}{name} {problem}.", hint=hint, id=check_id)
+
+
 def check_settings(**kwargs: Any) -> list[CheckMessage]:
     """Report every ``RESTRICTEDSESSIONS_*`` setting whose value cannot work."""
     errors: list[CheckMessage] = []
     for name in ("RESTRICT_IP", "RESTRICT_UA", "AUTHED_ONLY", "DUAL_STACK", "REPORT_ONLY"):
         if not _is_bool(getattr(conf, name)):
-            errors.append(
-                Error(
-                    f"{PREFIX}{name} must be True or False, not {getattr(conf, name)!r}.",
-                    hint="Set it to a boolean.",
-                    id="restricted_sessions.E001",
-                )
-            )
+            problem = f"must be True or False, not {getattr(conf, name)!r}"
+            errors.append(_error(name, problem, "Set it to a boolean.", "restricted_sessions.E001"))
     if not _is_int_in(conf.IPV4_LENGTH, 0, 32):
-        errors.append(
-            Error(
-                f"{PREFIX}IPV4_LENGTH must be an integer from 0 to 32, not {conf.IPV4_LENGTH!r}.",
-                hint="Use 32 to bind to the exact IPv4 address, 24 for its /24 network.",
-                id="restricted_sessions.E002",
-            )
-        )
+        problem = f"must be an integer from 0 to 32, not {conf.IPV4_LENGTH!r}"
+        hint = "Use 32 to bind to the exact IPv4 address, 24 for its /24 network."
+        errors.append(_error("IPV4_LENGTH", problem, hint, "restricted_sessions.E002"))
     if not _is_int_in(conf.IPV6_LENGTH, 0, 128):
-        errors.append(
-            Error(
-                f"{PREFIX}IPV6_LENGTH must be an integer from 0 to 128, not {conf.IPV6_LENGTH!r}.",
-                hint="Use 64 (the default) to bind to the client's /64 network.",
-                id="restricted_sessions.E003",
-            )
-        )
+        problem = f"must be an integer from 0 to 128, not {conf.IPV6_LENGTH!r}"
+        hint = "Use 64 (the default) to bind to the client's /64 network."
+        errors.append(_error("IPV6_LENGTH", problem, hint, "restricted_sessions.E003"))
     if not _is_int_in(conf.FAILURE_STATUS, 100, 599):
-        errors.append(
-            Error(
-                f"{PREFIX}FAILURE_STATUS must be an HTTP status code (an integer from 100 to 599), "
-                f"not {conf.FAILURE_STATUS!r}.",
-                hint="Use 400 (the default), 401 or 403.",
-                id="restricted_sessions.E004",
-            )
-        )
+        problem = f"must be an HTTP status code from 100 to 599, not {conf.FAILURE_STATUS!r}"
+        hint = "Use 400 (the default), 401 or 403."
+        errors.append(_error("FAILURE_STATUS", problem, hint, "restricted_sessions.E004"))
     redirect_view = conf.REDIRECT_VIEW
     if redirect_view is not None and not (isinstance(redirect_view, str) and redirect_view):
-        errors.append(
-            Error(
-                f"{PREFIX}REDIRECT_VIEW must be a URL name or None, not {redirect_view!r}.",
-                hint="Name a URL pattern, for example 'login'.",
-                id="restricted_sessions.E005",
-            )
-        )
+        problem = f"must be a URL name or None, not {redirect_view!r}"
+        hint = "Name a URL pattern, for example 'login'."
+        errors.append(_error("REDIRECT_VIEW", problem, hint, "restricted_sessions.E005"))
     remote_addr_key = conf.REMOTE_ADDR_KEY
     if not (isinstance(remote_addr_key, str) and remote_addr_key):
+        problem = f"must name a request.META key, not {remote_addr_key!r}"
+        hint = "Use 'REMOTE_ADDR' (the default) or, behind a proxy, 'HTTP_X_FORWARDED_FOR'."
+        errors.append(_error("REMOTE_ADDR_KEY", problem, hint, "restricted_sessions.E006"))
+    elif remote_addr_key != "REMOTE_ADDR" and not conf.TRUSTED_PROXIES:
         errors.append(
-            Error(
-                f"{PREFIX}REMOTE_ADDR_KEY must name a request.META key, not {remote_addr_key!r}.",
-                hint="Use 'REMOTE_ADDR' (the default) or, behind a proxy, 'HTTP_X_FORWARDED_FOR'.",
-                id="restricted_sessions.E006",
+            Warning(
+                f"{PREFIX}REMOTE_ADDR_KEY is {remote_addr_key!r} but {PREFIX}TRUSTED_PROXIES is "
+                "empty: the first address of a forwarding header is chosen by the client.",
+                hint="List your proxies' addresses or networks in TRUSTED_PROXIES.",
+                id="restricted_sessions.W001",
             )
         )
     header = conf.SESSION_HEADER
     if header is not None and not (isinstance(header, str) and HEADER_NAME.fullmatch(header)):
-        errors.append(
-            Error(
-                f"{PREFIX}SESSION_HEADER must be an HTTP header name or None, not {header!r}.",
-                hint="Use 'X-SessionID' (the default), or None to turn header sessions off.",
-                id="restricted_sessions.E007",
-            )
-        )
+        problem = f"must be an HTTP header name or None, not {header!r}"
+        hint = "Use 'X-SessionID' (the default), or None to turn header sessions off."
+        errors.append(_error("SESSION_HEADER", problem, hint, "restricted_sessions.E007"))
     errors.extend(_check_networks("TRUSTED_PROXIES", "restricted_sessions.E011"))
     errors.extend(_check_networks("IP_EXEMPT_NETWORKS", "restricted_sessions.E012"))
     if conf.UA_MATCH not in MATCH_MODES:
-        errors.append(
-            Error(
-                f"{PREFIX}UA_MATCH must be one of {', '.join(map(repr, MATCH_MODES))}, not {conf.UA_MATCH!r}.",
-                hint="Use 'ignore_versions' to keep sessions across browser updates.",
-                id="restricted_sessions.E013",
-            )
-        )
+        problem = f"must be one of {MATCH_MODES}, not {conf.UA_MATCH!r}"
+        hint = "Use 'ignore_versions' to keep sessions across browser updates."
+        errors.append(_error("UA_MATCH", problem, hint, "restricted_sessions.E013"))
     if conf.STORE not in STORE_MODES:
-        errors.append(
-            Error(
-                f"{PREFIX}STORE must be one of {', '.join(map(repr, STORE_MODES))}, not {conf.STORE!r}.",
-                hint="Use 'hashed' to keep IP addresses and User-Agents out of the session store.",
-                id="restricted_sessions.E014",
-            )
-        )
+        problem = f"must be one of {STORE_MODES}, not {conf.STORE!r}"
+        hint = "Use 'hashed' to keep IP addresses and User-Agents out of the session store."
+        errors.append(_error("STORE", problem, hint, "restricted_sessions.E014"))
     errors.extend(_check_failure_handler())
-    if (
-        isinstance(remote_addr_key, str)
-        and remote_addr_key != "REMOTE_ADDR"
-        and not conf.TRUSTED_PROXIES
-    ):
-        errors.append(
-            Warning(
-                f"{PREFIX}REMOTE_ADDR_KEY is {remote_addr_key!r} but {PREFIX}TRUSTED_PROXIES is empty: "
-                "the first address of a forwarding header is chosen by the client and can be spoofed.",
-                hint="List your proxies' addresses or networks in RESTRICTEDSESSIONS_TRUSTED_PROXIES.",
-                id="restricted_sessions.W001",
-            )
-        )
     return errors
 
 
@@ -146,13 +108,8 @@ def _check_networks(name: str, check_id: str) -> list[CheckMessage]:
             problem = f"holds an entry that is not an IP address or network ({error})"
     if problem is None:
         return []
-    return [
-        Error(
-            f"{PREFIX}{name} {problem}.",
-            hint="Use entries such as '10.0.0.0/8', '192.0.2.1' or '2001:db8::/32'.",
-            id=check_id,
-        )
-    ]
+    hint = "Use entries such as '10.0.0.0/8', '192.0.2.1' or '2001:db8::/32'."
+    return [_error(name, problem, hint, check_id)]
 
 
 def _check_failure_handler() -> list[CheckMessage]:
@@ -165,13 +122,9 @@ def _check_failure_handler() -> list[CheckMessage]:
         handler = None
     if callable(handler):
         return []
-    return [
-        Error(
-            f"{PREFIX}FAILURE_HANDLER {path!r} is not the dotted path of a callable.",
-            hint="Name a function taking (request, reason) and returning an HttpResponse, or set None.",
-            id="restricted_sessions.E015",
-        )
-    ]
+    problem = f"{path!r} is not the dotted path of a callable"
+    hint = "Name a function taking (request, reason) and returning an HttpResponse, or None."
+    return [_error("FAILURE_HANDLER", problem, hint, "restricted_sessions.E015")]
 
 
 def _middleware_classes(middleware: Sequence[str]) -> list[type | None]:

@@ -26,18 +26,14 @@ def client_ip(request: HttpRequest) -> IPAddress | None:
     """The client address: behind TRUSTED_PROXIES, the first address they did not write."""
     trusted = conf.trusted_proxy_networks
     if trusted:
-        return client_behind_proxies(
-            request.META.get("REMOTE_ADDR"), request.META.get(conf.forwarded_for_key), trusted
-        )
+        return client_behind_proxies(request.META.get("REMOTE_ADDR"), request.META.get(conf.forwarded_for_key), trusted)
     return first_address(request.META.get(conf.REMOTE_ADDR_KEY))
 
 
 class Change:
     """A detected change of a bound session: logged on creation, then sent as a signal."""
 
-    def __init__(
-        self, request: HttpRequest, stored: Callable[[str, Any], Any], reason: str
-    ) -> None:
+    def __init__(self, request: HttpRequest, stored: Callable[[str, Any], Any], reason: str) -> None:
         self.request = request
         self.reason = reason
         self.current_ip = client_ip(request)

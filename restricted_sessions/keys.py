@@ -22,9 +22,7 @@ SIGNED_KEY_PATTERN = re.compile(r"[A-Za-z0-9_\-:.]{8,4096}")
 
 def key_validator(store_class: type[SessionBase]) -> Callable[[str], bool]:
     """Return a predicate that accepts only values ``store_class`` could have issued as keys."""
-    pattern = (
-        SIGNED_KEY_PATTERN if issubclass(store_class, SignedCookieStore) else STORE_KEY_PATTERN
-    )
+    pattern = SIGNED_KEY_PATTERN if issubclass(store_class, SignedCookieStore) else STORE_KEY_PATTERN
     return lambda value: pattern.fullmatch(value) is not None
 
 

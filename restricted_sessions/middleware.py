@@ -78,18 +78,13 @@ class SessionMiddleware(DjangoSessionMiddleware):
             and response.status_code < 500
         )
 
-    def process_response(
-        self, request: HttpRequest, response: HttpResponseBase
-    ) -> HttpResponseBase:
+    def process_response(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
         session = getattr(request, "session", None)
         if not isinstance(session, SessionBase):
             return response
         accessed = session.accessed
         if self._must_save(session, response):
-            if session.get_expire_at_browser_close():
-                max_age = None
-            else:
-                max_age = session.get_expiry_age()
+            max_age = None if session.get_expire_at_browser_close() else session.get_expiry_age()
             try:
                 session.save()
             except UpdateError:
@@ -97,9 +92,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
             self._send_key(request, response, session, max_age)
         return self._finish(request, response, session, accessed)
 
-    async def aprocess_response(
-        self, request: HttpRequest, response: HttpResponseBase
-    ) -> HttpResponseBase:
+    async def aprocess_response(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
         session = getattr(request, "session", None)
         if not isinstance(session, SessionBase):
             return response
@@ -171,11 +164,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
                 samesite=settings.SESSION_COOKIE_SAMESITE,
             )
             accessed = True
-        if (
-            accessed
-            or settings.SESSION_COOKIE_NAME in response.cookies
-            or (header and header in response)
-        ):
+        if accessed or settings.SESSION_COOKIE_NAME in response.cookies or (header and header in response):
             patch_vary_headers(response, ("Cookie", header) if header else ("Cookie",))
         return response
 

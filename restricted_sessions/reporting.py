@@ -16,7 +16,9 @@ class SafeExceptionReporterFilter(DjangoSafeExceptionReporterFilter):
     Django already hides ``HTTP_COOKIE``; the session key sent in ``X-SessionID`` (META key
     ``HTTP_X_SESSIONID``) is just as secret. Enable with::
 
-        DEFAULT_EXCEPTION_REPORTER_FILTER = "restricted_sessions.reporting.SafeExceptionReporterFilter"
+        DEFAULT_EXCEPTION_REPORTER_FILTER = (
+            "restricted_sessions.reporting.SafeExceptionReporterFilter"
+        )
     """
 
     def get_safe_request_meta(self, request: Any) -> dict[str, Any]:

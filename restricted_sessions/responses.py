@@ -1,4 +1,4 @@
-"""The response sent when a session is restricted: FAILURE_HANDLER, REDIRECT_VIEW or FAILURE_STATUS."""
+"""The response to a restricted session: FAILURE_HANDLER, REDIRECT_VIEW or FAILURE_STATUS."""
 
 from __future__ import annotations
 

@@ -69,16 +69,12 @@ class RestrictedSessionsMiddleware:
 
     async def __acall__(self, request: HttpRequest) -> Any:
         session = _session_with_key(request)
-        if session is not None and (
-            not conf.AUTHED_ONLY or await session.ahas_key(AUTH_USER_SESSION_KEY)
-        ):
+        if session is not None and (not conf.AUTHED_ONLY or await session.ahas_key(AUTH_USER_SESSION_KEY)):
             stored = {key: await session.aget(key, binding.UNBOUND) for key in BINDING_KEYS}
             verdict = _check(request, stored.get)
             if verdict.reason is not None and not _is_exempt(request):
                 change = Change(request, stored.get, verdict.reason)
-                for receiver, result in await session_restricted.asend_robust(
-                    **change.signal_kwargs()
-                ):
+                for receiver, result in await session_restricted.asend_robust(**change.signal_kwargs()):
                     _log_receiver_error(receiver, result)
                 if not conf.REPORT_ONLY:
                     if conf.AUTHED_ONLY:
@@ -90,9 +86,7 @@ class RestrictedSessionsMiddleware:
                 await session.aupdate(verdict.updates)
         response = await self.get_response(request)
         session = _session_to_bind(request, response)
-        if session is not None and (
-            not conf.AUTHED_ONLY or await session.ahas_key(AUTH_USER_SESSION_KEY)
-        ):
+        if session is not None and (not conf.AUTHED_ONLY or await session.ahas_key(AUTH_USER_SESSION_KEY)):
             for key, value in _binding_values(request):
                 await session.asetdefault(key, value)
         return response
@@ -118,7 +112,7 @@ def _check(request: HttpRequest, stored: Callable[[str, Any], Any]) -> binding.V
 
 
 def _session_with_key(request: HttpRequest) -> SessionBase | None:
-    """The request's session if the client sent a usable key; requests without one are left alone."""
+    """The request's session if the client sent a usable key; other requests are left alone."""
     session = getattr(request, "session", None)
     if isinstance(session, SessionBase) and session.session_key is not None:
         return session
@@ -145,9 +139,7 @@ def _binding_values(request: HttpRequest) -> list[tuple[str, str]]:
     if policy.restrict_ip:
         values.append((binding.IP_SESSION_KEY, policy.ip_value(client_ip(request))))
     if policy.restrict_ua:
-        values.append(
-            (binding.UA_SESSION_KEY, policy.ua_value(request.META.get("HTTP_USER_AGENT")))
-        )
+        values.append((binding.UA_SESSION_KEY, policy.ua_value(request.META.get("HTTP_USER_AGENT"))))
     return values
 
 

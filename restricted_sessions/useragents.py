@@ -18,9 +18,7 @@ MATCH_MODES = (EXACT, IGNORE_VERSIONS)
 # ("Android 14", "iPhone OS 17_1", "Windows NT 10.0"). Device names ("Pixel 8", "SM-S918B")
 # are kept, so a change of device is still a change.
 _PRODUCT_VERSION = re.compile(r"(/|\brv:)\d[0-9A-Za-z._+-]*")
-_OS_VERSION = re.compile(
-    r"\b(Android|Windows NT|Windows Phone|Mac OS X|OS|CrOS \S+|Linux) \d[\d._]*"
-)
+_OS_VERSION = re.compile(r"\b(Android|Windows NT|Windows Phone|Mac OS X|OS|CrOS \S+|Linux) \d[\d._]*")
 
 
 def _without_versions(user_agent: str) -> str:

@@ -91,7 +91,16 @@ def test_a_redirect_view_that_reverses_passes() -> None:
         {"RESTRICTEDSESSIONS_AUTHED_ONLY": True},
         {"MIDDLEWARE": RESTRICTED_BEFORE_AUTH},
     ],
-    ids=["v4-0", "v4-32", "v6-0", "v6-128", "status-403", "header-none", "authed-only", "before-auth-without-authed-only"],
+    ids=[
+        "v4-0",
+        "v4-32",
+        "v6-0",
+        "v6-128",
+        "status-403",
+        "header-none",
+        "authed-only",
+        "before-auth-without-authed-only",
+    ],
 )
 def test_valid_settings_pass(valid: dict[str, Any]) -> None:
     with override_settings(**valid):
@@ -117,9 +126,14 @@ def test_a_subclass_of_the_restriction_middleware_before_the_session_middleware_
 
 def test_error_ids_are_distinct_per_problem() -> None:
     ids = set()
-    for bad in (BAD_SETTINGS["ipv4-length-33"], BAD_SETTINGS["ipv6-length-129"], BAD_SETTINGS["failure-status-str"],
-                BAD_SETTINGS["authed-only-before-auth"], BAD_SETTINGS["restricted-before-session"],
-                {"RESTRICTEDSESSIONS_REDIRECT_VIEW": "no-such-view"}):
+    for bad in (
+        BAD_SETTINGS["ipv4-length-33"],
+        BAD_SETTINGS["ipv6-length-129"],
+        BAD_SETTINGS["failure-status-str"],
+        BAD_SETTINGS["authed-only-before-auth"],
+        BAD_SETTINGS["restricted-before-session"],
+        {"RESTRICTEDSESSIONS_REDIRECT_VIEW": "no-such-view"},
+    ):
         with override_settings(**bad):
             [error] = our_errors()
         ids.add(error.id)

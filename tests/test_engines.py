@@ -138,7 +138,9 @@ def test_a_bad_header_value_gets_a_fresh_server_key(engine: str, header_http: Ht
     assert data_of(header_http.get("read", key=key)) == {"value": "fresh"}
 
 
-def test_a_replayed_key_from_another_client_is_refused(engine: str, header_http: Http, new_http: Callable[..., Http]) -> None:
+def test_a_replayed_key_from_another_client_is_refused(
+    engine: str, header_http: Http, new_http: Callable[..., Http]
+) -> None:
     key = start_header_session(header_http, "secret")
     thief = new_http(cookies=False)
 
@@ -148,11 +150,12 @@ def test_a_replayed_key_from_another_client_is_refused(engine: str, header_http:
     assert response.headers[HEADER] == ""
     if engine != SIGNED:
         assert stored(key) == {}
-    assert thief.get("read", key=key, ip="203.0.113.9", ua="Thief").status_code in (200, 400)
     assert b"secret" not in thief.get("read", key=key, ip="203.0.113.9", ua="Thief").content
 
 
-def test_a_replayed_cookie_from_another_client_is_refused(engine: str, http: Http, new_http: Callable[..., Http]) -> None:
+def test_a_replayed_cookie_from_another_client_is_refused(
+    engine: str, http: Http, new_http: Callable[..., Http]
+) -> None:
     http.get("write", {"value": "secret"})
     thief = new_http()
     thief.client.cookies[settings.SESSION_COOKIE_NAME] = http.cookie_key  # type: ignore[assignment]

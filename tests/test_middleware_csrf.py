@@ -75,9 +75,7 @@ def test_a_cookie_session_post_is_checked_even_with_csrf_exempt_set_elsewhere(
 
 
 @override_settings(RESTRICTEDSESSIONS_SESSION_HEADER=None)
-def test_with_header_sessions_off_the_header_does_not_skip_the_check(
-    browser: Http, header_client: Http
-) -> None:
+def test_with_header_sessions_off_the_header_does_not_skip_the_check(browser: Http, header_client: Http) -> None:
     browser.get("write")
     key = browser.cookie_key
     assert key

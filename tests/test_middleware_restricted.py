@@ -50,9 +50,9 @@ NOT_AN_ADDRESS = {
 
 
 @pytest.fixture
-def warnings_logged(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+def warnings_logged(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     caplog.set_level(logging.WARNING, logger="restricted_sessions")
-    yield caplog
+    return caplog
 
 
 def restriction_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -161,9 +161,7 @@ def test_an_unbound_session_is_not_saved_for_the_binding_but_bound_at_its_next_s
 
 
 @override_settings()
-def test_a_steady_request_writes_nothing_and_costs_no_extra_sql(
-    http: Http, new_http: Callable[..., Http]
-) -> None:
+def test_a_steady_request_writes_nothing_and_costs_no_extra_sql(http: Http, new_http: Callable[..., Http]) -> None:
     key = bound_cookie_session(http)
     http.get("read")
 

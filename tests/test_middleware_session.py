@@ -119,9 +119,7 @@ def test_csrf_exempt_is_false_without_any_key(http: Http) -> None:
 
 
 @override_settings()
-def test_a_header_session_wins_even_when_the_cookie_names_another_live_session(
-    http: Http, header_http: Http
-) -> None:
+def test_a_header_session_wins_even_when_the_cookie_names_another_live_session(http: Http, header_http: Http) -> None:
     http.get("write", {"value": "from-cookie"})
     cookie_key = http.cookie_key
     header_key = start_header_session(header_http, "from-header")
@@ -138,9 +136,7 @@ def test_a_header_session_wins_even_when_the_cookie_names_another_live_session(
 
 @pytest.mark.parametrize("value", BAD_HEADER_VALUES.values(), ids=BAD_HEADER_VALUES.keys())
 @override_settings()
-def test_a_bad_or_unknown_header_value_gets_a_fresh_server_key_never_its_own(
-    header_http: Http, value: str
-) -> None:
+def test_a_bad_or_unknown_header_value_gets_a_fresh_server_key_never_its_own(header_http: Http, value: str) -> None:
     response = header_http.get("write", {"value": "new"}, key=value)
 
     assert response.status_code == 200
@@ -374,3 +370,27 @@ def test_djangos_cache_middleware_never_replays_a_saved_header_response(
     response = bob.get("write", {"value": "alice"}, key=bob_key)
 
     assert response.headers[HEADER] == bob_key
+
+
+# A session deleted while the request ran -----------------------------------------------------
+
+
+@override_settings()
+def test_a_header_session_deleted_during_the_request_is_a_400_like_django(header_http: Http) -> None:
+    key = start_header_session(header_http)
+    header_http.client.raise_request_exception = False
+
+    response = header_http.get("interrupted", key=key)
+
+    assert response.status_code == 400
+    assert stored(key) == {}
+
+
+@override_settings()
+def test_a_cookie_session_deleted_during_the_request_is_a_400_like_django(http: Http) -> None:
+    http.get("write")
+    http.client.raise_request_exception = False
+
+    response = http.get("interrupted")
+
+    assert response.status_code == 400

@@ -34,20 +34,20 @@ def section(title: str) -> str:
     return README[start : end if end != -1 else None]
 
 
-def test_ci_runs_exactly_the_readme_test_command():
+def test_ci_runs_exactly_the_readme_test_command() -> None:
     assert console_commands(section("Running the tests")) == [ci_command()]
 
 
-def test_readme_test_command_installs_tox_and_runs_it():
+def test_readme_test_command_installs_tox_and_runs_it() -> None:
     command = ci_command()
     assert command.startswith("python3 -m pip install ")
     assert "python3 -m tox" in command
 
 
-def test_readme_shows_the_demo_command():
+def test_readme_shows_the_demo_command() -> None:
     assert console_commands(section("Demo")) == ["bash example/demo.sh"]
     assert "``bash example/demo.sh --serve``" in section("Demo")
 
 
-def test_the_demo_script_exists():
+def test_the_demo_script_exists() -> None:
     assert (ROOT / "example" / "demo.sh").is_file()

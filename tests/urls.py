@@ -13,6 +13,7 @@ sync_patterns = [
     path("logout/", views.logout_view, name="logout"),
     path("whoami/", views.whoami, name="whoami"),
     path("error/", views.error, name="error"),
+    path("interrupted/", views.interrupted, name="interrupted"),
     path("form/", views.form, name="form"),
     path("api/", views.api, name="api"),
 ]
@@ -26,6 +27,7 @@ async_patterns = [
     path("logout/", views.alogout_view, name="logout"),
     path("whoami/", views.awhoami, name="whoami"),
     path("error/", views.aerror, name="error"),
+    path("interrupted/", views.ainterrupted, name="interrupted"),
     path("form/", views.aform, name="form"),
     path("api/", views.api, name="api"),
 ]

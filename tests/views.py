@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import alogin, alogout, get_user_model, login, logout
+from django.contrib.sessions.models import Session
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.request import Request
@@ -66,6 +67,13 @@ def error(request: HttpRequest) -> HttpResponse:
     raise RuntimeError("boom")
 
 
+def interrupted(request: HttpRequest) -> HttpResponse:
+    """Writes the session while a concurrent request (simulated) deletes it: Django's SessionInterrupted."""
+    request.session["value"] = "lost"
+    Session.objects.filter(pk=request.session.session_key).delete()
+    return HttpResponse("interrupted")
+
+
 def form(request: HttpRequest) -> HttpResponse:
     """A plain CSRF-protected view (POST)."""
     return HttpResponse("posted")
@@ -85,7 +93,7 @@ async def aread(request: HttpRequest) -> HttpResponse:
 
 
 async def _aitems(session: Any) -> Any:
-    for key, value in (await session.aitems()):
+    for key, value in await session.aitems():
         if not key.startswith("_"):
             yield key, value
 
@@ -125,6 +133,12 @@ async def awhoami(request: HttpRequest) -> HttpResponse:
 async def aerror(request: HttpRequest) -> HttpResponse:
     await request.session.aset("value", "written-before-the-error")
     raise RuntimeError("boom")
+
+
+async def ainterrupted(request: HttpRequest) -> HttpResponse:
+    await request.session.aset("value", "lost")
+    await Session.objects.filter(pk=request.session.session_key).adelete()
+    return HttpResponse("interrupted")
 
 
 async def aform(request: HttpRequest) -> HttpResponse:

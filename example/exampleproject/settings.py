@@ -68,14 +68,10 @@ def database_from_url(url: str) -> dict[str, Any]:
             "PORT": str(parts.port or ""),
             "CONN_MAX_AGE": env_value("CONN_MAX_AGE", 0),
         }
-    raise ImproperlyConfigured(
-        f"DATABASE_URL: unsupported scheme {parts.scheme!r}; use sqlite:// or postgres://."
-    )
+    raise ImproperlyConfigured(f"DATABASE_URL: unsupported scheme {parts.scheme!r}; use sqlite:// or postgres://.")
 
 
-SECRET_KEY = os.environ.get(
-    "DJANGO_SECRET_KEY", "django-insecure-restricted-sessions-example-only-served-on-loopback"
-)
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "django-insecure-restricted-sessions-example-only-served-on-loopback")
 DEBUG = os.environ.get("DJANGO_DEBUG", "").lower() in {"1", "true", "yes", "on"}
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "127.0.0.2"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])

@@ -77,18 +77,10 @@ def api_login(request: HttpRequest) -> JsonResponse:
     """GET starts a session, so a cookieless client gets a key; POST logs in with JSON."""
     if request.method == "GET":
         request.session.setdefault("started_at", timezone.now().isoformat())
-        return JsonResponse(
-            {"detail": "session started; POST username and password here", **session_info(request)}
-        )
+        return JsonResponse({"detail": "session started; POST username and password here", **session_info(request)})
     data = json_body(request)
-    if (
-        data is None
-        or not isinstance(data.get("username"), str)
-        or not isinstance(data.get("password"), str)
-    ):
-        return JsonResponse(
-            {"error": 'expected a JSON object {"username": ..., "password": ...}'}, status=400
-        )
+    if data is None or not isinstance(data.get("username"), str) or not isinstance(data.get("password"), str):
+        return JsonResponse({"error": 'expected a JSON object {"username": ..., "password": ...}'}, status=400)
     user = authenticate(request, username=data["username"], password=data["password"])
     if user is None:
         return JsonResponse({"error": "invalid credentials"}, status=401)

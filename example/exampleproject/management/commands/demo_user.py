@@ -21,6 +21,4 @@ class Command(BaseCommand):
         user, created = get_user_model()._default_manager.get_or_create(username=username)
         user.set_password(password)
         user.save()
-        self.stdout.write(
-            f"{'Created' if created else 'Updated'} user {username!r} with password {password!r}"
-        )
+        self.stdout.write(f"{'Created' if created else 'Updated'} user {username!r} with password {password!r}")
