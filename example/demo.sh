@@ -73,12 +73,16 @@ free_port() {
     "$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
+# Recent gunicorn opens a control socket at one path per user: several servers would fight over it.
+gunicorn_extra=()
+if "$venv/bin/gunicorn" --help | grep -q -- --no-control-socket; then gunicorn_extra+=(--no-control-socket); fi
+
 # Start gunicorn and wait until it answers; a port taken between the probe and the bind is retried.
 start_server() {
     local port="$1" url="http://127.0.0.1:$1"
     : > "$log"
     "$venv/bin/gunicorn" exampleproject.wsgi:application \
-        --bind "127.0.0.1:$port" --workers "$workers" \
+        --bind "127.0.0.1:$port" --workers "$workers" "${gunicorn_extra[@]}" \
         --access-logfile - --error-logfile - --capture-output >> "$log" 2>&1 &
     server_pid=$!
     "$py" - "$url/healthz/" "$server_pid" <<'PY' && return 0

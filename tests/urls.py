@@ -37,3 +37,15 @@ urlpatterns = [
     path("async/", include((async_patterns, "async"))),
     path("landing/", views.landing, name="landing"),
 ]
+
+# restriction_exempt (issue 3): appended to the namespaced lists, which include() reads lazily.
+sync_patterns += [
+    path("exempt/", views.exempt_read, name="exempt"),
+    path("exempt-cbv/", views.exempt_read_cbv, name="exempt-cbv"),
+    path("exempt-logout/", views.exempt_logout, name="exempt-logout"),
+]
+async_patterns += [
+    path("exempt/", views.aexempt_read, name="exempt"),
+    path("exempt-cbv/", views.aexempt_read_cbv, name="exempt-cbv"),
+    path("exempt-logout/", views.aexempt_logout, name="exempt-logout"),
+]

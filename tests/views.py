@@ -156,3 +156,39 @@ class Api(APIView):
 
 
 api = Api.as_view()
+
+
+# restriction_exempt (issue 3): views that are never blocked by a changed binding
+
+from django.views import View  # noqa: E402
+
+from restricted_sessions.decorators import restriction_exempt  # noqa: E402
+
+
+@restriction_exempt
+def exempt_read(request: HttpRequest) -> HttpResponse:
+    """Like ``read``, but never refused."""
+    return JsonResponse({"data": _public_data(request.session)})
+
+
+@restriction_exempt
+async def aexempt_read(request: HttpRequest) -> HttpResponse:
+    data = {key: value async for key, value in _aitems(request.session)}
+    return JsonResponse({"data": data})
+
+
+class ReadView(View):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return JsonResponse({"data": _public_data(request.session)})
+
+
+class AsyncReadView(View):
+    async def get(self, request: HttpRequest) -> HttpResponse:
+        data = {key: value async for key, value in _aitems(request.session)}
+        return JsonResponse({"data": data})
+
+
+exempt_read_cbv = restriction_exempt(ReadView.as_view())
+aexempt_read_cbv = restriction_exempt(AsyncReadView.as_view())
+exempt_logout = restriction_exempt(logout_view)
+aexempt_logout = restriction_exempt(alogout_view)
