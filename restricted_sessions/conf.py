@@ -135,7 +135,7 @@ class Settings:
 
     def failure_handler(self) -> Callable[..., Any] | None:
         path = self.FAILURE_HANDLER
-        return import_string(path) if path else None  # type: ignore[no-any-return]
+        return import_string(path) if path else None
 
 
 @lru_cache(maxsize=1)

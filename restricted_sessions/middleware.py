@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -78,7 +78,9 @@ class SessionMiddleware(DjangoSessionMiddleware):
             and response.status_code < 500
         )
 
-    def process_response(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+    def process_response(  # type: ignore[override]
+        self, request: HttpRequest, response: HttpResponseBase
+    ) -> HttpResponseBase:
         session = getattr(request, "session", None)
         if not isinstance(session, SessionBase):
             return response
@@ -109,11 +111,11 @@ class SessionMiddleware(DjangoSessionMiddleware):
             self._send_key(request, response, session, max_age)
         return self._finish(request, response, session, accessed)
 
-    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:  # type: ignore[override]
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         # Reading the key does no I/O, and the response phase uses the async session API, so
         # nothing here needs a thread.
         self.process_request(request)
-        response = await self.get_response(request)
+        response = await cast(Awaitable[HttpResponseBase], self.get_response(request))
         return await self.aprocess_response(request, response)
 
     def _send_key(
@@ -124,24 +126,25 @@ class SessionMiddleware(DjangoSessionMiddleware):
         max_age: int | None,
     ) -> None:
         header = conf.SESSION_HEADER
-        if is_header_session(request):
-            _send_header(response, header, session.session_key or "")  # type: ignore[arg-type]
+        key = session.session_key or ""
+        if header and is_header_session(request):
+            _send_header(response, header, key)
             return
         response.set_cookie(
             settings.SESSION_COOKIE_NAME,
-            session.session_key,
+            key,
             max_age=max_age,
             expires=None if max_age is None else http_date(time.time() + max_age),
             domain=settings.SESSION_COOKIE_DOMAIN,
             path=settings.SESSION_COOKIE_PATH,
-            secure=settings.SESSION_COOKIE_SECURE or None,
-            httponly=settings.SESSION_COOKIE_HTTPONLY or None,
+            secure=settings.SESSION_COOKIE_SECURE,
+            httponly=settings.SESSION_COOKIE_HTTPONLY,
             samesite=settings.SESSION_COOKIE_SAMESITE,
         )
         # A client that sent neither cookie nor header may be one that cannot keep cookies: it
         # gets the new key in the header too. A client that sent a cookie never does.
         if header and settings.SESSION_COOKIE_NAME not in request.COOKIES:
-            _send_header(response, header, session.session_key or "")
+            _send_header(response, header, key)
 
     def _finish(
         self,
@@ -152,10 +155,10 @@ class SessionMiddleware(DjangoSessionMiddleware):
     ) -> HttpResponseBase:
         header = conf.SESSION_HEADER
         ended = session.is_empty()
-        if is_header_session(request):
+        if header and is_header_session(request):
             # The client holds a key that no longer names a session: tell it to drop the key.
-            if ended and request.META.get(meta_key(header)):  # type: ignore[arg-type]
-                _send_header(response, header, "")  # type: ignore[arg-type]
+            if ended and request.META.get(meta_key(header)):
+                _send_header(response, header, "")
         elif ended and settings.SESSION_COOKIE_NAME in request.COOKIES:
             response.delete_cookie(
                 settings.SESSION_COOKIE_NAME,
@@ -189,10 +192,10 @@ class CsrfViewMiddleware(DjangoCsrfViewMiddleware):
             # Decide for header sessions on the event loop; only Django's check needs a thread.
             self.process_view = self._aprocess_view  # type: ignore[method-assign, assignment]
 
-    def process_view(
+    def process_view(  # type: ignore[override]
         self,
         request: HttpRequest,
-        callback: Callable[..., Any] | None,
+        callback: Callable[..., HttpResponseBase],
         callback_args: Any,
         callback_kwargs: Any,
     ) -> HttpResponseBase | None:
@@ -204,7 +207,7 @@ class CsrfViewMiddleware(DjangoCsrfViewMiddleware):
     async def _aprocess_view(
         self,
         request: HttpRequest,
-        callback: Callable[..., Any] | None,
+        callback: Callable[..., HttpResponseBase],
         callback_args: Any,
         callback_kwargs: Any,
     ) -> HttpResponseBase | None:

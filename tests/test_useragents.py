@@ -241,7 +241,6 @@ def test_ignore_versions_keeps_a_huge_user_agent_bounded() -> None:
 
 # Through the middleware -------------------------------------------------------------------------
 
-pytestmark_db = pytest.mark.django_db
 THROUGH_MIDDLEWARE_SAME = {
     name: SAME_BROWSER[name]
     for name in (

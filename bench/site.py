@@ -1,0 +1,85 @@
+"""The benchmark's Django site: settings, and one view per scenario (sync for WSGI, async for ASGI)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.urls import path
+
+SECRET_KEY = "benchmark-secret-key-not-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
+# A shared-cache in-memory database, so that the threads ASGIHandler runs sync code in see the
+# same tables; a connection held by the benchmark keeps it alive between requests.
+DATABASE_URI = "file:restricted_sessions_bench?mode=memory&cache=shared"
+
+
+def settings(redis_url: str | None) -> dict[str, Any]:
+    """Django settings for the benchmark; each stack overrides MIDDLEWARE and SESSION_ENGINE."""
+    cache: dict[str, Any] = (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url}
+        if redis_url
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+    return {
+        "DEBUG": False,
+        "SECRET_KEY": SECRET_KEY,
+        "ALLOWED_HOSTS": ["testserver"],
+        "ROOT_URLCONF": "bench.site",
+        "INSTALLED_APPS": ["django.contrib.sessions"],
+        "MIDDLEWARE": [],
+        # Persistent connections (as production WSGI sites run them), so the baseline carries no
+        # connect cost per request. Under ASGI Django opens one per request thread anyway.
+        "DATABASES": {
+            "default": {
+                "ENGINE": "django.db.backends.sqlite3",
+                "NAME": DATABASE_URI,
+                "CONN_MAX_AGE": None,
+            }
+        },
+        "CACHES": {"default": cache},
+        "SESSION_ENGINE": "django.contrib.sessions.backends.db",
+        "USE_TZ": True,
+        "LOGGING_CONFIG": None,
+    }
+
+
+USER = "alice"
+
+
+def read(request: HttpRequest) -> HttpResponse:
+    """Steady state: a page that reads the session."""
+    return HttpResponse(request.session.get("user", "-"))
+
+
+def anonymous(request: HttpRequest) -> HttpResponse:
+    """A page that never touches the session (a bot, a health check, a public page)."""
+    return HttpResponse("ok")
+
+
+def login(request: HttpRequest) -> HttpResponse:
+    """The first request of a session: the view writes to it, as a login does."""
+    request.session["user"] = USER
+    return HttpResponse("ok")
+
+
+async def aread(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(await request.session.aget("user", "-"))
+
+
+async def aanonymous(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("ok")
+
+
+async def alogin(request: HttpRequest) -> HttpResponse:
+    await request.session.aset("user", USER)
+    return HttpResponse("ok")
+
+
+urlpatterns = [
+    path("read", read),
+    path("anonymous", anonymous),
+    path("login", login),
+    path("aread", aread),
+    path("aanonymous", aanonymous),
+    path("alogin", alogin),
+]
