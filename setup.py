@@ -38,7 +38,11 @@ setup(
     zip_safe=False,
     python_requires=">=3.11",
     install_requires=["Django>=5.2"],
-    extras_require={"drf": ["djangorestframework>=3.15"]},
+    extras_require={
+        "drf": ["djangorestframework>=3.15"],
+        "channels": ["channels>=4.1"],
+        "ninja": ["django-ninja>=1.3"],
+    },
     keywords=["django", "sessions", "security", "middleware", "session-hijacking"],
     classifiers=[
         "Development Status :: 5 - Production/Stable",

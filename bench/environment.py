@@ -100,8 +100,21 @@ def start_redis() -> RedisServer:
         port = probe.getsockname()[1]
     directory = tempfile.mkdtemp(prefix="bench-redis-")
     process = subprocess.Popen(
-        [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", directory, "--daemonize", "no"],
+        [
+            REDIS_SERVER,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            directory,
+            "--daemonize",
+            "no",
+        ],
         stdout=subprocess.DEVNULL,
     )
     server = RedisServer(process, port, directory)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 
-SECRET_KEY = "benchmark-secret-key-not-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
+SECRET_KEY = "benchmark-secret-key-not-secret-0123456789-abcdefghijklmnopqrstuvwxyz"  # noqa: S105
 # A shared-cache in-memory database, so that the threads ASGIHandler runs sync code in see the
 # same tables; a connection held by the benchmark keeps it alive between requests.
 DATABASE_URI = "file:restricted_sessions_bench?mode=memory&cache=shared"
@@ -25,7 +26,11 @@ def settings(redis_url: str | None) -> dict[str, Any]:
         "SECRET_KEY": SECRET_KEY,
         "ALLOWED_HOSTS": ["testserver"],
         "ROOT_URLCONF": "bench.site",
-        "INSTALLED_APPS": ["django.contrib.sessions"],
+        "INSTALLED_APPS": [
+            "django.contrib.auth",
+            "django.contrib.contenttypes",
+            "django.contrib.sessions",
+        ],
         "MIDDLEWARE": [],
         # Persistent connections (as production WSGI sites run them), so the baseline carries no
         # connect cost per request. Under ASGI Django opens one per request thread anyway.
@@ -62,6 +67,16 @@ def login(request: HttpRequest) -> HttpResponse:
     return HttpResponse("ok")
 
 
+def login_padded(request: HttpRequest) -> HttpResponse:
+    """A login that also stores what restricted_sessions binds (default settings), for a control."""
+    from bench.stacks import CHROME, Client
+
+    request.session.update(
+        {"user": USER, "_restrictedsessions_ip": Client().remote_addr, "_restrictedsessions_ua": CHROME}
+    )
+    return HttpResponse("ok")
+
+
 async def aread(request: HttpRequest) -> HttpResponse:
     return HttpResponse(await request.session.aget("user", "-"))
 
@@ -75,6 +90,10 @@ async def alogin(request: HttpRequest) -> HttpResponse:
     return HttpResponse("ok")
 
 
+async def alogin_padded(request: HttpRequest) -> HttpResponse:
+    return await sync_to_async(login_padded)(request)
+
+
 urlpatterns = [
     path("read", read),
     path("anonymous", anonymous),
@@ -82,4 +101,6 @@ urlpatterns = [
     path("aread", aread),
     path("aanonymous", aanonymous),
     path("alogin", alogin),
+    path("login_padded", login_padded),
+    path("alogin_padded", alogin_padded),
 ]

@@ -30,11 +30,20 @@ class Stack:
     client: str  # "cookie" or "header": how the client sends its session key
     settings: dict[str, Any] = field(default_factory=dict, hash=False)
     seed: bool = False
+    # The session starts with the binding data that restricted_sessions would store (a control).
+    padded: bool = False
 
 
 BASELINE = "django"
 STACKS = (
     Stack(BASELINE, "Django SessionMiddleware (baseline)", (DJANGO_SESSIONS,), "cookie"),
+    Stack(
+        "django-padded",
+        "Django SessionMiddleware, session holding a binding's data",
+        (DJANGO_SESSIONS,),
+        "cookie",
+        padded=True,
+    ),
     Stack("rs-cookie", "rs SessionMiddleware, cookie client", (RS_SESSIONS,), "cookie"),
     Stack("rs-header", "rs SessionMiddleware, header client", (RS_SESSIONS,), "header"),
     Stack("rs-full", "rs Session + Restricted, defaults", (RS_SESSIONS, RS_RESTRICTION), "cookie"),
@@ -82,16 +91,16 @@ FIRST = "first"
 SCENARIOS = (STEADY, ANONYMOUS, FIRST)
 # Path of the view per scenario; the ASGI handler serves the async twin ("a" + path).
 PATHS = {STEADY: "read", ANONYMOUS: "anonymous", FIRST: "login"}
+PADDED_LOGIN = "login_padded"
 
 
 def runs_scenario(stack: Stack, scenario: str) -> bool:
     """Without a key, the header client of our middleware sends what the cookie client sends."""
-    return not (stack.name == "rs-header" and scenario != STEADY)
+    return scenario == STEADY or not (stack.name == "rs-header" or stack.padded)
 
 
 CHROME = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/131.0.0.0 Safari/537.36"
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 )
 # A 100 kB User-Agent (a client may send anything; the binding must stay bounded).
 HUGE_UA = CHROME + " " + "X" * (100_000 - len(CHROME) - 1)

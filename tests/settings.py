@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import django
+
 SECRET_KEY = "restricted-sessions-tests-not-secret"
 
 DEBUG = False
@@ -59,3 +61,8 @@ REST_FRAMEWORK = {
 DEFAULT_EXCEPTION_REPORTER_FILTER = "restricted_sessions.reporting.SafeExceptionReporterFilter"
 
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+
+# Django 6.1 replaces EMAIL_BACKEND with MAILERS and warns when mail is sent without it; the test
+# runner swaps every mailer for the locmem backend.
+if django.VERSION >= (6, 1):
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}

@@ -91,9 +91,7 @@ def test_the_first_family_is_enforced_before_the_second_is_bound(http: Http) -> 
 
 
 @override_settings(RESTRICTEDSESSIONS_DUAL_STACK=True)
-def test_the_trade_off_the_first_use_of_the_second_family_is_trusted(
-    http: Http, new_http: Callable[..., Http]
-) -> None:
+def test_the_trade_off_the_first_use_of_the_second_family_is_trusted(http: Http, new_http: Callable[..., Http]) -> None:
     """Documented plainly: whoever first uses the other family binds it (the User-Agent still has to match)."""
     key = bound_cookie_session(http, ip=V4)
     thief = new_http()

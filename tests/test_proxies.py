@@ -65,9 +65,7 @@ def test_behind_a_chain_of_trusted_proxies_the_walk_skips_every_trusted_hop(http
     key = bound_cookie_session(http, **via_proxy(f"{CLIENT}, 172.16.3.4"))
 
     assert stored(key)[IP_KEY] == CLIENT
-    assert kept(http.get("read", **via_proxy(f"{CLIENT}, 172.31.255.1", proxy="10.1.200.9"))) == {
-        "value": "mine"
-    }
+    assert kept(http.get("read", **via_proxy(f"{CLIENT}, 172.31.255.1", proxy="10.1.200.9"))) == {"value": "mine"}
     assert_restricted(http.get("read", **via_proxy(f"{ATTACKER}, 172.16.3.4")), key)
 
 
@@ -107,9 +105,7 @@ def test_a_client_forged_left_most_entry_is_never_the_client_ip(http: Http) -> N
 
 
 @override_settings(RESTRICTEDSESSIONS_TRUSTED_PROXIES=[PROXY])
-def test_a_thief_cannot_pass_as_the_victim_by_forging_x_forwarded_for(
-    http: Http, new_http: Any
-) -> None:
+def test_a_thief_cannot_pass_as_the_victim_by_forging_x_forwarded_for(http: Http, new_http: Any) -> None:
     key = bound_cookie_session(http, **via_proxy(CLIENT))
     thief = new_http()
     thief.client.cookies["sessionid"] = key
@@ -205,9 +201,7 @@ def test_an_unreadable_peer_address_is_a_change(http: Http) -> None:
 # REMOTE_ADDR_KEY names the header the proxies write ---------------------------------------------
 
 
-@override_settings(
-    RESTRICTEDSESSIONS_TRUSTED_PROXIES=[PROXY], RESTRICTEDSESSIONS_REMOTE_ADDR_KEY="HTTP_X_REAL_IP"
-)
+@override_settings(RESTRICTEDSESSIONS_TRUSTED_PROXIES=[PROXY], RESTRICTEDSESSIONS_REMOTE_ADDR_KEY="HTTP_X_REAL_IP")
 def test_remote_addr_key_names_another_header_for_the_walk(http: Http) -> None:
     # nginx: proxy_set_header X-Real-IP $remote_addr;  X-Forwarded-For is whatever the client sent.
     headers = {"X-Real-IP": CLIENT, "X-Forwarded-For": ATTACKER}
@@ -218,9 +212,7 @@ def test_remote_addr_key_names_another_header_for_the_walk(http: Http) -> None:
     assert_restricted(http.get("read", ip=PROXY, headers={"X-Real-IP": ATTACKER, "X-Forwarded-For": CLIENT}), key)
 
 
-@override_settings(
-    RESTRICTEDSESSIONS_TRUSTED_PROXIES=[PROXY], RESTRICTEDSESSIONS_REMOTE_ADDR_KEY="HTTP_X_REAL_IP"
-)
+@override_settings(RESTRICTEDSESSIONS_TRUSTED_PROXIES=[PROXY], RESTRICTEDSESSIONS_REMOTE_ADDR_KEY="HTTP_X_REAL_IP")
 def test_with_another_header_an_untrusted_peer_is_still_the_client(http: Http, new_http: Any) -> None:
     key = bound_cookie_session(http, ip=PROXY, headers={"X-Real-IP": CLIENT})
     direct = new_http()
@@ -280,7 +272,7 @@ def test_a_forwarding_header_without_trusted_proxies_is_warned_about(header: str
     assert isinstance(message, Warning)
     assert message.id == "restricted_sessions.W001"
     assert header in message.msg
-    assert "TRUSTED_PROXIES" in message.hint
+    assert "TRUSTED_PROXIES" in (message.hint or "")
 
 
 @override_settings(
@@ -302,3 +294,12 @@ def _ok(request: HttpRequest) -> HttpResponse:
 @override_settings(RESTRICTEDSESSIONS_REMOTE_ADDR_KEY="HTTP_X_FORWARDED_FOR")
 def test_the_warning_does_not_stop_the_middleware_from_being_built() -> None:
     RestrictedSessionsMiddleware(_ok)
+
+
+@override_settings(RESTRICTEDSESSIONS_TRUSTED_PROXIES=[PROXY])
+def test_a_proxy_seen_through_an_ipv4_mapped_address_is_still_trusted(http: Http) -> None:
+    # A dual-stack listening socket reports IPv4 peers as ::ffff:a.b.c.d.
+    key = bound_cookie_session(http, **via_proxy(CLIENT, proxy=f"::ffff:{PROXY}"))
+
+    assert stored(key)[IP_KEY] == CLIENT
+    assert kept(http.get("read", **via_proxy(f"::ffff:{CLIENT}", proxy=f"::ffff:{PROXY}"))) == {"value": "mine"}

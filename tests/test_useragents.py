@@ -16,12 +16,10 @@ from tests.restriction_helpers import IP_KEY, UA_KEY, assert_restricted, bound_c
 
 # Desktop ----------------------------------------------------------------------------------------
 CHROME_131_WINDOWS = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/131.0.0.0 Safari/537.36"
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 )
 CHROME_132_WINDOWS = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/132.0.0.0 Safari/537.36"
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/132.0.0.0 Safari/537.36"
 )
 CHROME_131_MACOS = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -32,12 +30,10 @@ CHROME_132_MACOS = (
     "Chrome/132.0.0.0 Safari/537.36"
 )
 CHROME_131_LINUX = (
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/131.0.0.0 Safari/537.36"
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 )
 CHROME_132_LINUX = (
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/132.0.0.0 Safari/537.36"
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/132.0.0.0 Safari/537.36"
 )
 EDGE_131_WINDOWS = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -83,12 +79,10 @@ CHROME_131_GALAXY_S23 = (
 )
 # Chrome's reduced User-Agent on Android ("K" instead of the model).
 CHROME_131_ANDROID_REDUCED = (
-    "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/131.0.0.0 Mobile Safari/537.36"
+    "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36"
 )
 CHROME_132_ANDROID_REDUCED = (
-    "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/132.0.0.0 Mobile Safari/537.36"
+    "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/132.0.0.0 Mobile Safari/537.36"
 )
 SAMSUNG_INTERNET_26_S23 = (
     "Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -209,9 +203,7 @@ def test_a_full_user_agent_stored_by_exact_matching_matches_its_update_under_ign
 
 
 @pytest.mark.parametrize(("first", "second"), ANOTHER_CLIENT.values(), ids=ANOTHER_CLIENT.keys())
-def test_a_full_user_agent_stored_by_exact_matching_still_refuses_another_client(
-    first: str, second: str
-) -> None:
+def test_a_full_user_agent_stored_by_exact_matching_still_refuses_another_client(first: str, second: str) -> None:
     assert not IGNORING_VERSIONS.ua_matches(EXACTLY.ua_value(first), second)
 
 

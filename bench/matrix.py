@@ -1,0 +1,169 @@
+"""The request benchmark: every stack x engine x handler x scenario, interleaved in one process.
+
+Each configuration gets a handler of its own (its MIDDLEWARE and SESSION_ENGINE are read when the
+handler is built). Counting passes run first (untimed, they also warm up); then each round runs a
+batch of every configuration in a shuffled order, so that machine noise falls on all of them alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import statistics
+import sys
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from django.core.handlers.asgi import ASGIHandler
+from django.core.handlers.wsgi import WSGIHandler
+from django.test.utils import override_settings
+
+from bench import drivers
+from bench.counters import counting
+from bench.site import USER
+from bench.stacks import (
+    ANONYMOUS,
+    ENGINES,
+    FIRST,
+    PADDED_LOGIN,
+    PATHS,
+    STEADY,
+    Client,
+    Stack,
+    runs_scenario,
+)
+
+
+@dataclass
+class Config:
+    stack: Stack
+    engine: str
+    handler: str
+    scenario: str
+    driver: drivers.Driver
+    client: Client
+    times: list[int] = field(default_factory=list)
+    counts: dict[str, Any] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return f"{self.engine}/{self.handler}/{self.scenario}/{self.stack.name}"
+
+    def settings(self) -> AbstractContextManager[Any]:
+        # Overriding nothing would still swap Django's settings object: leave it alone.
+        return override_settings(**self.stack.settings) if self.stack.settings else nullcontext()
+
+    def result(self) -> dict[str, Any]:
+        times = sorted(self.times)
+        quantile = (lambda q: times[min(len(times) - 1, int(q * len(times)))] / 1000) if times else None
+        return {
+            "stack": self.stack.name,
+            "engine": self.engine,
+            "handler": self.handler,
+            "scenario": self.scenario,
+            "requests": len(times),
+            "median_us": statistics.median(times) / 1000 if times else None,
+            "p10_us": quantile(0.1) if quantile else None,
+            "p90_us": quantile(0.9) if quantile else None,
+            **self.counts,
+            "problems": self.problems,
+        }
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def build_handler(stack: Stack, engine: str, kind: str) -> drivers.Driver:
+    with override_settings(MIDDLEWARE=list(stack.middleware), SESSION_ENGINE=ENGINES[engine], **stack.settings):
+        if kind == "wsgi":
+            return drivers.WsgiDriver(WSGIHandler())
+        return drivers.AsgiDriver(ASGIHandler(), asyncio.get_event_loop())
+
+
+def establish(config: Config) -> None:
+    """Start a session for the config's client with a login request through the same stack."""
+    client = replace(config.client, mode=config.stack.client, key=None)
+    with config.settings():
+        path = PADDED_LOGIN if config.stack.padded else PATHS[FIRST]
+        response = config.driver.call(config.driver.prepare(path, client, 1)[0])
+    key = response.session_key()
+    if response.status != 200 or key is None:
+        raise RuntimeError(f"{config.name}: the login gave {response.status}, key {key!r}")
+    config.client = replace(client, key=key)
+
+
+def make_configs(stacks: list[Stack], engines: list[str], handlers: list[str]) -> list[Config]:
+    configs = []
+    for engine in engines:
+        for kind in handlers:
+            for stack in stacks:
+                driver = build_handler(stack, engine, kind)
+                for scenario in (STEADY, ANONYMOUS, FIRST):
+                    if runs_scenario(stack, scenario):
+                        config = Config(stack, engine, kind, scenario, driver, Client(mode=stack.client))
+                        if scenario == STEADY:
+                            establish(config)
+                        configs.append(config)
+    return configs
+
+
+def count(config: Config, requests: int) -> None:
+    """One untimed pass with counters on: SQL, writes, sessions created, Vary, and sanity."""
+    inputs = config.driver.prepare(PATHS[config.scenario], config.client, requests)
+    created = varies = 0
+    with config.settings(), counting(ENGINES[config.engine]) as counts:
+        for request in inputs:
+            response = config.driver.call(request)
+            if response.status != 200:
+                config.problems.append(f"status {response.status}")
+            if config.scenario == STEADY and response.body != USER.encode():
+                config.problems.append(f"steady view read {response.body[:40]!r}, not the session")
+            key = response.session_key()
+            if (config.scenario != STEADY and key is not None) or (
+                config.scenario == STEADY and key not in (None, config.client.key) and config.engine != "signed_cookies"
+            ):
+                created += 1
+            varies += response.varies_on_cookie()
+    if config.engine != "signed_cookies":
+        created = counts.created_by_store
+    config.problems[:] = sorted(set(config.problems))
+    config.counts = {
+        "sql_per_request": counts.statements / requests,
+        "writes_per_request": (counts.session_writes if config.engine == "db" else counts.saves) / requests,
+        "created_per_request": created / requests,
+        "vary_cookie": varies / requests,
+        "counted_requests": requests,
+    }
+
+
+def run(
+    stacks: list[Stack],
+    engines: list[str],
+    handlers: list[str],
+    *,
+    rounds: int,
+    batch: int,
+    asgi_batch: int,
+    counted: int,
+) -> list[dict[str, Any]]:
+    configs = make_configs(stacks, engines, handlers)
+    log(f"requests: {len(configs)} configurations, {rounds} rounds of {batch} (WSGI) / {asgi_batch} (ASGI) requests")
+    for config in configs:
+        count(config, counted)
+        if config.problems:
+            log(f"  {config.name}: {'; '.join(config.problems)}")
+    shuffle = random.Random(5)  # noqa: S311 - an order, not a secret
+    for number in range(rounds):
+        order = configs[:]
+        shuffle.shuffle(order)
+        for config in order:
+            size = batch if config.handler == "wsgi" else asgi_batch
+            inputs = config.driver.prepare(PATHS[config.scenario], config.client, size)
+            with config.settings():
+                config.times.extend(config.driver.timed(inputs))
+        if number % max(1, rounds // 5) == 0:
+            log(f"  round {number + 1}/{rounds}")
+    return [config.result() for config in configs]

@@ -1,0 +1,111 @@
+"""The restriction check alone: ``binding.check`` on prepared inputs, next to the seed's check.
+
+Inputs are what the middleware would hold for a matching request: the stored values as the
+policy stores them, the current address already parsed. Each case is timed with ``timeit``:
+many repeats of a loop of calls; the median of the repeats, per call, is reported.
+"""
+
+from __future__ import annotations
+
+import statistics
+import timeit
+from typing import Any
+
+from django.http import HttpRequest
+from django.test.utils import override_settings
+
+from bench.stacks import CHROME, EVERY_OPTION, HUGE_UA
+
+INPUTS = {
+    "IPv4": ("203.0.113.7", CHROME),
+    "IPv6": ("2001:db8:85a3::8a2e:370:7334", CHROME),
+    "IPv4, 100 kB UA": ("203.0.113.7", HUGE_UA),
+}
+STATEMENT = (
+    "check(policy, stored_ip=stored_ip, stored_ip2=UNBOUND, stored_ua=stored_ua, "
+    "current_ip=current_ip, current_ua=current_ua)"
+)
+SEED_STATEMENT = "middleware.validate_ip(request, ip) and middleware.validate_ua(request)"
+
+
+def policies() -> dict[str, Any]:
+    from restricted_sessions.conf import conf
+
+    default = conf.policy()
+    with override_settings(**EVERY_OPTION):
+        every = conf.policy()
+    return {"default": default, "every option": every}
+
+
+def _time(statement: str, namespace: dict[str, Any], repeat: int, target: float) -> dict[str, float]:
+    timer = timeit.Timer(statement, globals=namespace)
+    once = timer.timeit(number=10) / 10
+    number = max(1, int(target / max(once, 1e-9)))
+    runs = [total / number for total in timer.repeat(repeat=repeat, number=number)]
+    return {
+        "median_ns": statistics.median(runs) * 1e9,
+        "min_ns": min(runs) * 1e9,
+        "calls": number * repeat,
+    }
+
+
+def run(repeat: int, seeds: bool, target: float = 0.004) -> list[dict[str, Any]]:
+    from restricted_sessions import binding
+    from restricted_sessions.addresses import parse_ip
+
+    results = []
+    for policy_name, policy in policies().items():
+        for input_name, (address, user_agent) in INPUTS.items():
+            current_ip = parse_ip(address)
+            namespace = {
+                "check": binding.check,
+                "UNBOUND": binding.UNBOUND,
+                "policy": policy,
+                "stored_ip": policy.ip_value(current_ip),
+                "stored_ua": policy.ua_value(user_agent),
+                "current_ip": current_ip,
+                # A copy, so that no identity shortcut can make the comparison cheaper.
+                "current_ua": "".join(list(user_agent)),
+            }
+            verdict = eval(STATEMENT, namespace)  # noqa: S307 - our own constant statement
+            if verdict.reason is not None or verdict.updates:
+                raise RuntimeError(f"{policy_name}/{input_name}: not a matching request: {verdict}")
+            results.append(
+                {
+                    "implementation": "restricted_sessions",
+                    "policy": policy_name,
+                    "input": input_name,
+                    **_time(STATEMENT, namespace, repeat, target),
+                }
+            )
+    if seeds:
+        results.extend(_seed(repeat, target))
+    return results
+
+
+def _seed(repeat: int, target: float) -> list[dict[str, Any]]:
+    """django-restricted-sessions 0.4: ``validate_ip`` and ``validate_ua`` on the same inputs."""
+    from restrictedsessions.middleware import (
+        SESSION_IP_KEY,
+        SESSION_UA_KEY,
+        RestrictedSessionsMiddleware,
+    )
+
+    middleware = RestrictedSessionsMiddleware(lambda request: None)
+    results = []
+    for input_name, (address, user_agent) in INPUTS.items():
+        request = HttpRequest()
+        request.META = {"REMOTE_ADDR": address, "HTTP_USER_AGENT": "".join(list(user_agent))}
+        request.session = {SESSION_IP_KEY: address, SESSION_UA_KEY: user_agent}  # type: ignore[assignment]
+        namespace = {"middleware": middleware, "request": request, "ip": address}
+        if not eval(SEED_STATEMENT, namespace):  # noqa: S307 - our own constant statement
+            raise RuntimeError(f"seed/{input_name}: not a matching request")
+        results.append(
+            {
+                "implementation": "django-restricted-sessions 0.4",
+                "policy": "default",
+                "input": input_name,
+                **_time(SEED_STATEMENT, namespace, repeat, target),
+            }
+        )
+    return results

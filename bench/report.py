@@ -1,0 +1,419 @@
+"""Tables and targets from a results file, as reStructuredText (printed, and the docs page).
+
+Standard library only: ``bench/run.py`` renders under whatever Python started it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+STACK_LABELS = {
+    "django": "Django SessionMiddleware (baseline)",
+    "django-padded": "Django alone, session padded like a binding (control)",
+    "rs-cookie": "restricted_sessions SessionMiddleware, cookie client",
+    "rs-header": "restricted_sessions SessionMiddleware, header client",
+    "rs-full": "restricted_sessions full stack, default settings",
+    "rs-full-all": "restricted_sessions full stack, every option",
+    "seed-rs": "django-restricted-sessions 0.4",
+    "seed-sh": "django-session-header 1.0, header client",
+    "seed-both": "both seed packages, header client",
+}
+FULL_STACKS = ("rs-full", "rs-full-all")
+CHECK_LIMIT_NS = 3000
+
+
+def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """A reStructuredText simple table (every first cell must be non-empty)."""
+    rows = [list(map(str, row)) for row in rows]
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
+    rule = "  ".join("=" * width for width in widths)
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
+
+    return "\n".join([rule, line(header), rule, *(line(row) for row in rows), rule])
+
+
+def number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:.2f}"
+
+
+def heading(text: str, mark: str) -> str:
+    return f"{text}\n{mark * len(text)}"
+
+
+class Results:
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+        self.requests = {(r["engine"], r["handler"], r["scenario"], r["stack"]): r for r in data["requests"]}
+
+    def get(self, engine: str, handler: str, scenario: str, stack: str) -> dict[str, Any] | None:
+        return self.requests.get((engine, handler, scenario, stack))
+
+    def ratio(self, engine: str, handler: str, scenario: str, stack: str) -> float | None:
+        row, base = self.get(engine, handler, scenario, stack), self.get(engine, handler, scenario, "django")
+        if row is None or base is None:
+            return None
+        return row["median_us"] / base["median_us"]
+
+    def engines(self) -> list[str]:
+        return list(dict.fromkeys(r["engine"] for r in self.data["requests"]))
+
+    def stacks(self) -> list[str]:
+        return list(dict.fromkeys(r["stack"] for r in self.data["requests"]))
+
+
+def request_tables(results: Results) -> list[str]:
+    out = []
+    header = ["scenario", "stack", "median µs", "ratio", "SQL/req", "writes/req", "created/req", "Vary: Cookie"]
+    for engine in results.engines():
+        for handler in ("wsgi", "asgi"):
+            rows = []
+            for scenario in ("steady", "anonymous", "first"):
+                for stack in results.stacks():
+                    row = results.get(engine, handler, scenario, stack)
+                    if row is None:
+                        continue
+                    vary = row["vary_cookie"]
+                    rows.append(
+                        [
+                            scenario,
+                            STACK_LABELS.get(stack, stack),
+                            f"{row['median_us']:.1f}",
+                            f"{results.ratio(engine, handler, scenario, stack):.2f}",
+                            number(row["sql_per_request"]),
+                            number(row["writes_per_request"]),
+                            number(row["created_per_request"]),
+                            "yes" if vary == 1 else "no" if vary == 0 else f"{vary:.0%}",
+                        ]
+                    )
+            if rows:
+                title = f"{engine} engine, {'WSGIHandler' if handler == 'wsgi' else 'ASGIHandler (async views)'}"
+                out.append(heading(title, "~") + "\n\n" + table(header, rows))
+    return out
+
+
+def micro_table(results: Results) -> str:
+    rows = [
+        [
+            m["implementation"],
+            m["policy"],
+            m["input"],
+            f"{m['median_ns'] / 1000:.2f}",
+            f"{m['min_ns'] / 1000:.2f}",
+            str(m["calls"]),
+        ]
+        for m in results.data["micro"]
+    ]
+    return table(["implementation", "policy", "input", "median µs", "min µs", "calls"], rows)
+
+
+def scaling_table(results: Results) -> str:
+    data = results.data["scaling"]
+    counts = sorted({s["per_session"] for s in data})
+    rows = []
+    for bound in dict.fromkeys(s["bound"] for s in data):
+        for stack in dict.fromkeys(s["stack"] for s in data):
+            cells = {s["per_session"]: s for s in data if s["bound"] == bound and s["stack"] == stack}
+            values = [cells[n]["median_us"] for n in counts]
+            rows.append(
+                [
+                    bound,
+                    STACK_LABELS.get(stack, stack),
+                    *(f"{cells[n]['median_us']:.1f} ({cells[n]['ratio']:.2f})" for n in counts),
+                    f"{max(values) / min(values):.2f}",
+                ]
+            )
+    header = ["bound values", "stack", *(f"{n}/session µs (ratio)" for n in counts), "max/min"]
+    return table(header, rows)
+
+
+@dataclass
+class Target:
+    name: str
+    measured: str
+    limit: str
+    passed: bool
+
+    @property
+    def verdict(self) -> str:
+        return "PASS" if self.passed else "MISS"
+
+
+def _ratios(results: Results, handler: str, scenario: str, stack: str) -> dict[str, float]:
+    found = {e: results.ratio(e, handler, scenario, stack) for e in results.engines()}
+    return {engine: ratio for engine, ratio in found.items() if ratio is not None}
+
+
+def _listing(values: dict[str, float]) -> str:
+    return ", ".join(f"{key} {value:.2f}x" for key, value in values.items())
+
+
+def targets(results: Results) -> list[Target]:
+    found = []
+    for stack in FULL_STACKS:
+        label = "defaults" if stack == "rs-full" else "every option"
+        for engine, limit in (("db", 1.05), ("signed_cookies", 1.10)):
+            ratio = results.ratio(engine, "wsgi", "steady", stack)
+            if ratio is not None:
+                base = results.get(engine, "wsgi", "steady", "django")["median_us"]  # type: ignore[index]
+                own = results.get(engine, "wsgi", "steady", stack)["median_us"]  # type: ignore[index]
+                found.append(
+                    Target(
+                        f"steady, {engine}, WSGI, full stack ({label}) vs Django alone",
+                        f"{ratio:.3f}x ({own:.1f} / {base:.1f} µs)",
+                        f"≤ {limit:.2f}x",
+                        ratio <= limit,
+                    )
+                )
+    steady = [r for r in results.data["requests"] if r["scenario"] == "steady" and r["stack"] in FULL_STACKS]
+    writes = max((r["writes_per_request"] for r in steady), default=0)
+    found.append(
+        Target(
+            "steady, full stacks, every engine/handler: session writes per request", number(writes), "0", writes == 0
+        )
+    )
+    extra = max(
+        (r["sql_per_request"] - results.get(r["engine"], r["handler"], "steady", "django")["sql_per_request"])  # type: ignore[index]
+        for r in steady
+    )
+    found.append(
+        Target("steady, full stacks, every engine/handler: extra SQL per request", number(extra), "0", extra == 0)
+    )
+    for micro in results.data["micro"]:
+        if micro["implementation"] == "restricted_sessions":
+            found.append(
+                Target(
+                    f"check alone, {micro['policy']}, {micro['input']}",
+                    f"{micro['median_ns'] / 1000:.2f} µs",
+                    "≤ 3 µs",
+                    micro["median_ns"] <= CHECK_LIMIT_NS,
+                )
+            )
+    for stack in FULL_STACKS:
+        for handler in ("wsgi", "asgi"):
+            ratios = _ratios(results, handler, "anonymous", stack)
+            found.append(
+                Target(
+                    f"anonymous, {handler.upper()}, {stack} vs Django alone",
+                    _listing(ratios),
+                    "≤ 1.02x",
+                    max(ratios.values()) <= 1.02,
+                )
+            )
+    anonymous = [r for r in results.data["requests"] if r["scenario"] == "anonymous" and r["stack"].startswith("rs-")]
+    created = max(r["created_per_request"] for r in anonymous)
+    vary = max(r["vary_cookie"] for r in anonymous)
+    found.append(Target("anonymous, our stacks: sessions created per request", number(created), "0", created == 0))
+    found.append(Target("anonymous, our stacks: responses with Vary: Cookie", f"{vary:.0%}", "0%", vary == 0))
+    for stack in FULL_STACKS:
+        ratios = _ratios(results, "asgi", "steady", stack)
+        found.append(
+            Target(
+                f"steady, ASGI, {stack} vs Django alone under ASGI",
+                _listing(ratios),
+                "≤ 1.00x",
+                max(ratios.values()) <= 1.0,
+            )
+        )
+    for handler in ("wsgi", "asgi"):
+        seed, ours = results.get("db", handler, "steady", "seed-rs"), results.get("db", handler, "steady", "rs-full")
+        if seed is not None and ours is not None:
+            speedup = seed["median_us"] / ours["median_us"]
+            found.append(
+                Target(
+                    f"steady, db, {handler.upper()}: speed-up over django-restricted-sessions 0.4",
+                    f"{speedup:.2f}x ({seed['median_us']:.1f} / {ours['median_us']:.1f} µs)",
+                    "≥ 2x",
+                    speedup >= 2,
+                )
+            )
+    return found
+
+
+def decomposition_table(results: Results) -> str:
+    """Steady state, WSGI: how much of the full stack's extra time is the bigger session payload."""
+    rows = []
+    for engine in results.engines():
+        base = results.get(engine, "wsgi", "steady", "django")
+        padded = results.get(engine, "wsgi", "steady", "django-padded")
+        if base is None or padded is None:
+            continue
+        for stack in FULL_STACKS:
+            own = results.get(engine, "wsgi", "steady", stack)
+            if own is None:
+                continue
+            rows.append(
+                [
+                    engine,
+                    STACK_LABELS[stack],
+                    f"{own['median_us'] - base['median_us']:+.1f}",
+                    f"{padded['median_us'] - base['median_us']:+.1f}",
+                    f"{own['median_us'] - padded['median_us']:+.1f}",
+                ]
+            )
+    header = ["engine", "stack", "µs over Django", "payload part µs", "middleware part µs"]
+    return table(header, rows)
+
+
+def targets_table(found: list[Target]) -> str:
+    return table(["target", "measured", "limit", "result"], [[t.name, t.measured, t.limit, t.verdict] for t in found])
+
+
+def page(results: Results, meta: dict[str, Any]) -> str:
+    """The docs page: how the numbers were taken, targets, then every table."""
+    data = results.data
+    versions = ", ".join(f"{name} {version}" for name, version in data["versions"].items())
+    load = data["load_average"]
+    parts = [
+        ".. This page is written by ``python bench/run.py``; edit bench/report.py, not this file.",
+        heading("Performance", "="),
+        PREAMBLE.format(
+            command=meta["command"],
+            date=meta["date"],
+            cpu=meta["cpu"],
+            nproc=meta["nproc"],
+            versions=versions,
+            commit=meta["commit"],
+            seconds=data["seconds"],
+            before=" ".join(f"{v:.2f}" for v in load["before"]),
+            after=" ".join(f"{v:.2f}" for v in load["after"]),
+        ).strip(),
+    ]
+    if meta.get("note"):
+        parts.append(f".. note::\n\n   {meta['note']}")
+    parts += [
+        heading("Targets", "-"),
+        TARGETS_INTRO.strip(),
+        targets_table(targets(results)),
+        heading("Requests", "-"),
+        REQUESTS_INTRO.strip(),
+        *request_tables(results),
+        heading("The restriction check alone", "-"),
+        MICRO_INTRO.strip(),
+        micro_table(results),
+        heading("Scaling", "-"),
+        SCALING_INTRO.strip(),
+        scaling_table(results),
+        heading("Where the time goes", "-"),
+        ANALYSIS_INTRO.strip(),
+        decomposition_table(results),
+        ANALYSIS.strip(),
+        heading("Method", "-"),
+        METHOD.strip(),
+    ]
+    return "\n\n".join(parts) + "\n"
+
+
+PREAMBLE = """
+What ``restricted_sessions`` costs per request, measured side by side with Django's own
+``SessionMiddleware`` and with the two packages it replaces (django-restricted-sessions 0.4 and
+django-session-header 1.0), in one run on one machine. Run it yourself from a clone::
+
+    python bench/run.py            # db and signed_cookies engines, about 5 minutes on 2 cores
+    python bench/run.py --redis    # adds the cache engine on a redis-server it starts on loopback
+    python bench/run.py --quick    # smoke run: a few requests of everything, numbers meaningless
+
+The command creates ``bench/.venv`` (the project installed editable, Django, the seed packages
+from PyPI) on first use; ``--no-seeds`` skips the seed packages and ``--help`` lists the rest.
+
+The numbers below were taken with ``{command}`` on {date}:
+
+* Machine: {nproc} CPUs (``nproc``), {cpu}; load average (1, 5, 15 min) {before} before the
+  run and {after} after it; the measurement took {seconds:.0f} s.
+* Versions: {versions}.
+* Library: commit {commit}.
+"""
+
+TARGETS_INTRO = """
+The targets of the benchmark issue, evaluated on this run. Ratios compare medians measured in
+the same run, with the stacks interleaved, against Django's ``SessionMiddleware`` alone on the
+same engine, handler and scenario. "every option" means ``TRUSTED_PROXIES``,
+``UA_MATCH = "ignore_versions"``, ``IP_EXEMPT_NETWORKS``, ``DUAL_STACK`` and
+``STORE = "hashed"`` all on (``REPORT_ONLY`` off).
+"""
+
+REQUESTS_INTRO = """
+Median µs per request and the ratio to the baseline (Django's ``SessionMiddleware`` alone) of the
+same engine, handler and scenario. Scenarios: *steady* (an established session, the same client,
+a view that reads the session), *anonymous* (no cookie and no header, a view that does not touch
+the session), *first* (no key; the view writes to the session, as a login does). SQL, session
+writes (``UPDATE``/``INSERT`` on ``django_session`` for db; ``SessionStore.save`` calls for the
+other engines) and sessions created are per request, counted in a separate untimed pass. The
+header client of restricted_sessions' middleware is measured in the steady scenario only: without
+a key it sends exactly what the cookie client sends.
+"""
+
+MICRO_INTRO = """
+``restricted_sessions.binding.check(policy, stored_ip=..., stored_ip2=UNBOUND, stored_ua=...,
+current_ip=parse_ip(...), current_ua=...)`` on prepared inputs of a matching request, with
+``timeit`` (median of the repeats, per call), next to django-restricted-sessions 0.4's
+``validate_ip`` + ``validate_ua`` on the same inputs. The 100 kB User-Agent is stored as its
+SHA-256 digest by restricted_sessions (bounded binding), and as itself by 0.4.
+"""
+
+SCALING_INTRO = """
+db engine, WSGI, the steady scenario with n requests per session (each session starts with an
+untimed login), and the same number of timed requests for every n. Cells are the median µs per
+request and, in parentheses, the ratio to Django alone on the same client; ``max/min`` compares
+the medians across n (flat is close to 1). The clients come without a proxy: the address is
+``REMOTE_ADDR``.
+"""
+
+ANALYSIS_INTRO = """
+Steady state under WSGI, split in two with a control stack: Django's ``SessionMiddleware`` alone
+on a session that holds the same data that restricted_sessions binds with default settings (the
+IP address and the 117-character User-Agent). The *payload part* is what the larger session
+costs to load (signed_cookies: a longer cookie to verify, base64-decode and decompress; db: a
+longer row to fetch and decode); the *middleware part* is the rest: the middleware layer itself,
+reading the client address and the check.
+"""
+
+ANALYSIS = """
+What would close the gaps (found by profiling these configurations with ``cProfile`` and
+``timeit`` on the same machine):
+
+* **Payload.** Storing the User-Agent as it is makes every session about 120 bytes larger, so
+  signed cookies cross the size at which Django compresses them and every request pays for
+  decompression and a longer HMAC. Storing a short digest of the (normalised) User-Agent, for
+  example the first 16 bytes of a keyed hash in URL-safe base64, would keep the binding at
+  about 40 bytes for both store modes, without weakening the comparison.
+* **Middleware part.** Per request the middleware reads the settings through several property
+  calls, rebuilds ``tuple(TRUSTED_PROXIES)`` to look up the parsed networks, looks up three
+  session keys and builds a ``Verdict``; with every option, the hashed store recomputes the
+  network identity and the HMAC cache key of the current address and User-Agent. Memoising
+  ``Policy.ip_value``/``ua_value`` per (policy, value) and preparing the trusted networks once in
+  the policy would bring the check to one dictionary lookup per bound value.
+* **Response phase.** ``SessionMiddleware._finish`` asks ``header in response`` on every response
+  (a case-insensitive lookup that raises and catches ``KeyError`` when the header is absent) and
+  calls ``session.is_empty()`` again; remembering whether ``_send_key`` sent the header and
+  reusing the first ``is_empty()`` would make the anonymous path as cheap as Django's.
+* **Oversized User-Agents.** A 100 kB User-Agent is hashed with SHA-256 on every request
+  (``bounded()``), and with ``UA_MATCH = "ignore_versions"`` first run through two regular
+  expressions, which costs milliseconds per request: a cheap amplification for a client. Treating
+  a User-Agent longer than the stored bound as opaque (no version stripping), and front servers'
+  usual 8 kB header limit, bound that cost.
+* **ASGI.** Under ``ASGIHandler`` Django starts a thread per request for sync code (the request
+  signals, the db engine's queries); that dominates every stack's time and its noise, so ASGI
+  ratios need many requests to settle.
+"""
+
+METHOD = """
+* Requests go to Django's ``WSGIHandler`` called directly on a prepared environ, and to its
+  ``ASGIHandler`` driven by a minimal receive/send loop (no server, no network). Every
+  configuration has its own handler; each round runs a batch of every configuration in a
+  shuffled order, so machine noise falls on all alike. Inputs are built before the clock starts;
+  a timed request includes reading the body and closing the response (``request_finished``).
+* The db engine uses an in-memory SQLite database (shared cache, so that ASGI's threads see it)
+  with persistent connections (``CONN_MAX_AGE = None``). Under ASGI Django runs sync code in a
+  thread per request, and so opens a database connection per request: every stack pays that.
+* The client is ``REMOTE_ADDR`` 10.1.2.3 (a proxy, trusted with every option on) with
+  ``X-Forwarded-For: 203.0.113.7`` and a Chrome User-Agent; the same request goes to every stack.
+* django-session-header 1.0 declares ``Django<3.0``: the benchmark installs it with
+  ``--no-deps`` on the benchmark's Django. Neither seed package needed a shim on Django 5.2
+  (``MiddlewareMixin`` is still in ``django.utils.deprecation``, ``reverse`` in ``django.urls``).
+* The code is in ``bench/`` of the repository; the raw results of a run are in
+  ``bench/results/``.
+"""

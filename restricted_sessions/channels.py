@@ -1,0 +1,201 @@
+"""Django Channels: the IP/User-Agent binding enforced when a WebSocket connects.
+
+Channels' ``AuthMiddlewareStack`` loads the session from the cookie and never runs Django's HTTP
+middleware, so without this a stolen session key opens a WebSocket from anywhere. Needs the
+``[channels]`` extra::
+
+    application = ProtocolTypeRouter({
+        "http": get_asgi_application(),
+        "websocket": RestrictedAuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+    })
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from importlib import import_module
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.auth import AuthMiddlewareStack, get_user, logout  # type: ignore[import-untyped]
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY as AUTH_USER_SESSION_KEY
+from django.contrib.sessions.backends.base import SessionBase
+from django.http import HttpRequest
+from django.utils.functional import LazyObject
+
+from restricted_sessions import binding
+from restricted_sessions.checks import raise_on_misconfiguration
+from restricted_sessions.conf import conf
+from restricted_sessions.events import Change, client_ip
+from restricted_sessions.signals import session_restricted
+from restricted_sessions.tickets import TICKET_PARAMETER, aissue_ticket, aredeem_ticket, issue_ticket, ticket_view
+
+__all__ = [
+    "CLOSE_RESTRICTED",
+    "CLOSE_TICKET_REFUSED",
+    "RestrictedAuthMiddlewareStack",
+    "RestrictedSessionsMiddleware",
+    "aissue_ticket",
+    "handshake_request",
+    "issue_ticket",
+    "ticket_view",
+]
+
+Scope = MutableMapping[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[Any]]
+
+#: The close code of a handshake refused because the session's IP or User-Agent changed.
+CLOSE_RESTRICTED = 4403
+#: The close code of a handshake refused because its ``?ticket=`` is forged, expired, used or moved.
+CLOSE_TICKET_REFUSED = 4401
+
+logger = logging.getLogger("restricted_sessions")
+
+_BINDING_KEYS = (binding.IP_SESSION_KEY, binding.IP2_SESSION_KEY, binding.UA_SESSION_KEY, AUTH_USER_SESSION_KEY)
+
+
+class RestrictedSessionsMiddleware:
+    """Check a WebSocket's session against its binding before the consumer sees the connection.
+
+    Goes inside Channels' ``SessionMiddleware`` (and ``AuthMiddleware``), for example
+    ``AuthMiddlewareStack(RestrictedSessionsMiddleware(inner))``. On ``websocket`` scopes it
+    applies the rules and settings of the HTTP middleware; when the IP address or User-Agent
+    changed it flushes the session (with AUTHED_ONLY: logs the user out) and refuses the
+    handshake: the server answers HTTP 403, and ``WebsocketCommunicator.connect()`` returns
+    ``(False, 4403)``. A ``?ticket=`` from :func:`issue_ticket` replaces the cookie's session.
+    Sessions are never bound here: binding happens at the HTTP login. Other scopes pass through.
+    """
+
+    def __init__(self, inner: ASGIApp) -> None:
+        raise_on_misconfiguration()
+        self.inner = inner
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> Any:
+        if scope["type"] != "websocket":
+            return await self.inner(scope, receive, send)
+        if "session" not in scope:
+            raise ValueError(
+                "RestrictedSessionsMiddleware found no session in the scope: wrap it in Channels' "
+                "SessionMiddleware, e.g. AuthMiddlewareStack(RestrictedSessionsMiddleware(inner)), "
+                "or use RestrictedAuthMiddlewareStack(inner)."
+            )
+        scope = dict(scope)
+        request = handshake_request(scope)
+        tickets = parse_qs(request.META["QUERY_STRING"], keep_blank_values=True).get(TICKET_PARAMETER)
+        if tickets:
+            key = await aredeem_ticket(tickets[0], request)
+            if key is None:
+                return await _refuse(receive, send, CLOSE_TICKET_REFUSED)
+            await _adopt_session(scope, key)
+            request.session = scope["session"]
+        code = await self.check(scope, request)
+        if code is not None:
+            return await _refuse(receive, send, code)
+        return await self.inner(scope, receive, send)
+
+    async def check(self, scope: Scope, request: HttpRequest) -> int | None:
+        """The close code to refuse the connection with, or None to let it through."""
+        session: SessionBase = scope["session"]
+        if session.session_key is None:
+            return None
+        if conf.AUTHED_ONLY and not await session.ahas_key(AUTH_USER_SESSION_KEY):
+            return None
+        stored = {key: await session.aget(key, binding.UNBOUND) for key in _BINDING_KEYS}
+        verdict = binding.check(
+            conf.policy(),
+            stored_ip=stored[binding.IP_SESSION_KEY],
+            stored_ip2=stored[binding.IP2_SESSION_KEY],
+            stored_ua=stored[binding.UA_SESSION_KEY],
+            current_ip=client_ip(request),
+            current_ua=request.META.get("HTTP_USER_AGENT"),
+        )
+        # verdict.updates (a second dual-stack family, a raw binding to hash) are left to the next
+        # HTTP request: a WebSocket never writes the session.
+        if verdict.reason is None:
+            return None
+        change = Change(request, stored.get, verdict.reason)
+        kwargs = {**change.signal_kwargs(), "sender": type(self), "scope": scope}
+        for receiver, result in await session_restricted.asend_robust(**kwargs):
+            if isinstance(result, Exception):
+                logger.error(
+                    "A session_restricted receiver (%r) raised; the session is handled anyway.",
+                    receiver,
+                    exc_info=result,
+                )
+        if conf.REPORT_ONLY:
+            return None
+        if conf.AUTHED_ONLY and "user" in scope:
+            await logout(scope)
+        else:
+            await session.aflush()
+        return CLOSE_RESTRICTED
+
+
+def RestrictedAuthMiddlewareStack(inner: ASGIApp) -> ASGIApp:
+    """Channels' ``AuthMiddlewareStack`` with :class:`RestrictedSessionsMiddleware` inside it.
+
+    Named like Channels' stack, which it replaces.
+    """
+    return AuthMiddlewareStack(RestrictedSessionsMiddleware(inner))  # type: ignore[no-any-return]
+
+
+def handshake_request(scope: Scope) -> HttpRequest:
+    """An ``HttpRequest`` that describes a WebSocket handshake, for the library's request helpers.
+
+    ``META`` holds ``REMOTE_ADDR`` (from ``scope["client"]``), ``QUERY_STRING`` and the headers
+    as ``HTTP_*`` keys (repeated headers joined with commas, as Django does). Header names that
+    contain an underscore are dropped, as WSGI servers do, so that ``x_forwarded_for`` cannot
+    pass for ``X-Forwarded-For``. Signal receivers get it as ``request``.
+    """
+    request = HttpRequest()
+    request.method = "GET"
+    request.path = request.path_info = scope.get("path", "")
+    meta: dict[str, Any] = {
+        "PATH_INFO": request.path_info,
+        "QUERY_STRING": scope.get("query_string", b"").decode("latin1"),
+    }
+    client = scope.get("client")
+    if client:
+        meta["REMOTE_ADDR"] = client[0]
+    for raw_name, raw_value in scope.get("headers", ()):
+        name = raw_name.decode("latin1")
+        if "_" in name:
+            continue
+        key = "HTTP_" + name.upper().replace("-", "_")
+        value = raw_value.decode("latin1")
+        meta[key] = f"{meta[key]},{value}" if key in meta else value
+    request.META = meta
+    if "session" in scope:
+        request.session = scope["session"]
+    if "user" in scope:
+        request.user = scope["user"]
+    return request
+
+
+async def _adopt_session(scope: Scope, key: str) -> None:
+    """Make the ticket's session the connection's session (and its user the scope's user)."""
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=key)
+    _replace(scope, "session", store)
+    if "user" in scope:
+        _replace(scope, "user", await get_user(scope))
+
+
+def _replace(scope: Scope, name: str, value: Any) -> None:
+    # Channels' session and user are LazyObjects shared with the middleware above: fill them in.
+    current = scope[name]
+    if isinstance(current, LazyObject):
+        current._wrapped = value
+    else:
+        scope[name] = value
+
+
+async def _refuse(receive: Receive, send: Send, code: int) -> None:
+    """Refuse the handshake: a close before the accept, which servers answer with HTTP 403."""
+    message = await receive()
+    if message["type"] == "websocket.connect":
+        await send({"type": "websocket.close", "code": code})

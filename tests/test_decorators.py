@@ -1,0 +1,147 @@
+"""restricted_sessions.decorators.restriction_exempt: views that a changed binding never blocks.
+
+Like ``csrf_exempt``: for logout, health checks and webhooks. A request to an exempt view whose
+session no longer matches its binding is neither refused nor flushed, and the binding stays as it
+was, so the very next request to any other view is still refused.
+"""
+
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import iscoroutinefunction
+from django.http import HttpRequest, HttpResponse
+from django.test import override_settings
+
+from restricted_sessions.decorators import restriction_exempt
+from tests import views
+from tests.conftest import HEADER, Http, stored
+from tests.restriction_helpers import IP_KEY, UA_KEY, assert_restricted, bound_cookie_session, kept
+
+pytestmark = pytest.mark.django_db
+
+EXEMPT_VIEWS = ["exempt", "exempt-cbv"]
+
+
+# The decorator itself -----------------------------------------------------------------------------
+
+
+def test_it_marks_a_sync_view_and_keeps_it_sync() -> None:
+    def view(request: HttpRequest) -> HttpResponse:
+        """A view."""
+        return HttpResponse()
+
+    exempt = restriction_exempt(view)
+
+    assert exempt.restriction_exempt is True  # type: ignore[attr-defined]
+    assert not iscoroutinefunction(exempt)
+    assert exempt.__name__ == "view"
+    assert exempt.__doc__ == "A view."
+
+
+def test_it_marks_an_async_view_and_keeps_it_async() -> None:
+    async def view(request: HttpRequest) -> HttpResponse:
+        return HttpResponse()
+
+    exempt = restriction_exempt(view)
+
+    assert exempt.restriction_exempt is True  # type: ignore[attr-defined]
+    assert iscoroutinefunction(exempt)
+
+
+def test_it_marks_the_result_of_as_view_and_keeps_it_sync_or_async() -> None:
+    assert views.exempt_read_cbv.restriction_exempt is True  # type: ignore[attr-defined]
+    assert not iscoroutinefunction(views.exempt_read_cbv)
+    assert iscoroutinefunction(views.aexempt_read_cbv)
+    assert views.exempt_read_cbv.view_class is views.ReadView  # type: ignore[attr-defined]
+
+
+def test_it_keeps_other_view_markers() -> None:
+    assert views.exempt_logout.csrf_exempt is True  # type: ignore[attr-defined]
+
+
+def test_an_undecorated_view_is_not_exempt() -> None:
+    assert getattr(views.read, "restriction_exempt", False) is False
+
+
+# Through the middleware ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("view", EXEMPT_VIEWS)
+@override_settings()
+def test_an_exempt_view_answers_a_changed_session_with_its_data(http: Http, view: str) -> None:
+    key = bound_cookie_session(http, ip="192.0.2.7", ua="Browser A")
+
+    response = http.get(view, ip="198.51.100.1", ua="Browser B")
+
+    assert kept(response) == {"value": "mine"}
+    assert stored(key)["value"] == "mine"
+
+
+@pytest.mark.parametrize("view", EXEMPT_VIEWS)
+@override_settings()
+def test_an_exempt_view_leaves_the_binding_as_it_was(http: Http, view: str) -> None:
+    key = bound_cookie_session(http, ip="192.0.2.7", ua="Browser A")
+
+    http.get(view, ip="198.51.100.1", ua="Browser B")
+
+    assert stored(key)[IP_KEY] == "192.0.2.7"
+    assert stored(key)[UA_KEY] == "Browser A"
+
+
+@pytest.mark.parametrize("view", EXEMPT_VIEWS)
+@override_settings()
+def test_other_views_still_refuse_the_changed_session(http: Http, view: str) -> None:
+    key = bound_cookie_session(http, ip="192.0.2.7")
+    http.get(view, ip="198.51.100.1")
+
+    assert_restricted(http.get("read", ip="198.51.100.1"), key)
+
+
+@pytest.mark.parametrize("view", EXEMPT_VIEWS)
+@override_settings()
+def test_the_owner_keeps_the_session_after_a_changed_request_to_an_exempt_view(http: Http, view: str) -> None:
+    bound_cookie_session(http, ip="192.0.2.7")
+    http.get(view, ip="198.51.100.1")
+
+    assert kept(http.get("read", ip="192.0.2.7")) == {"value": "mine"}
+
+
+@pytest.mark.parametrize("view", EXEMPT_VIEWS)
+@override_settings()
+def test_an_exempt_view_serves_a_matching_session_as_usual(http: Http, view: str) -> None:
+    bound_cookie_session(http)
+
+    assert kept(http.get(view)) == {"value": "mine"}
+
+
+@pytest.mark.parametrize("view", EXEMPT_VIEWS)
+@override_settings()
+def test_an_exempt_view_serves_a_header_session_from_elsewhere(header_http: Http, view: str) -> None:
+    key = header_http.get("write", ip="192.0.2.7").headers[HEADER]
+
+    response = header_http.get(view, key=key, ip="198.51.100.1")
+
+    assert kept(response) == {"value": "x"}
+    assert response.headers.get(HEADER) != ""
+    assert stored(key)[IP_KEY] == "192.0.2.7"
+
+
+@override_settings()
+def test_a_user_can_always_log_out_through_an_exempt_logout_view(http: Http, alice: object) -> None:
+    http.post("login", {"username": "alice"}, ip="192.0.2.7")
+    key = http.cookie_key
+    assert key
+
+    response = http.post("exempt-logout", ip="198.51.100.1")
+
+    assert response.status_code == 200
+    assert response.json() == {"user": None}
+    assert stored(key) == {}
+
+
+@override_settings(RESTRICTEDSESSIONS_AUTHED_ONLY=True)
+def test_with_authed_only_an_exempt_view_keeps_the_user_logged_in(http: Http, alice: object) -> None:
+    http.post("login", {"username": "alice"}, ip="192.0.2.7")
+
+    assert kept(http.get("exempt", ip="198.51.100.1")) == {}
+    assert http.get("whoami", ip="192.0.2.7").json() == {"user": "alice"}

@@ -1,0 +1,171 @@
+"""RESTRICTEDSESSIONS_REPORT_ONLY: log and signal every change, but neither flush nor block.
+
+Like CSP's report-only mode: an operator turns it on first, measures the false positives in the
+logs or through the ``session_restricted`` signal, and enforces later.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.test import override_settings
+
+from restricted_sessions.signals import session_restricted
+from tests.conftest import HEADER, Http, stored
+from tests.restriction_helpers import IP_KEY, UA_KEY, bound_cookie_session, kept, restriction_records
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def signals() -> Iterator[list[dict[str, Any]]]:
+    calls: list[dict[str, Any]] = []
+
+    def receiver(sender: Any, **kwargs: Any) -> None:
+        calls.append(kwargs)
+
+    session_restricted.connect(receiver)
+    yield calls
+    session_restricted.disconnect(receiver)
+
+
+@pytest.fixture
+def logged(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.WARNING, logger="restricted_sessions")
+    return caplog
+
+
+@override_settings(RESTRICTEDSESSIONS_REPORT_ONLY=True)
+def test_a_changed_session_is_served_as_usual(http: Http) -> None:
+    key = bound_cookie_session(http, ip="192.0.2.7", ua="Browser A")
+
+    response = http.get("read", ip="198.51.100.1", ua="Browser B")
+
+    assert kept(response) == {"value": "mine"}
+    assert "sessionid" not in response.cookies
+    assert stored(key)["value"] == "mine"
+
+
+@override_settings(RESTRICTEDSESSIONS_REPORT_ONLY=True)
+def test_the_session_and_its_binding_are_kept(http: Http) -> None:
+    key = bound_cookie_session(http, ip="192.0.2.7", ua="Browser A")
+    before = stored(key)
+
+    http.get("read", ip="198.51.100.1", ua="Browser B")
+
+    assert stored(key) == before
+    assert stored(key)[IP_KEY] == "192.0.2.7"
+    assert stored(key)[UA_KEY] == "Browser A"
+
+
+@override_settings(RESTRICTEDSESSIONS_REPORT_ONLY=True)
+def test_a_change_is_logged_as_not_enforced(http: Http, logged: pytest.LogCaptureFixture) -> None:
+    bound_cookie_session(http, ip="192.0.2.7")
+
+    http.get("read", ip="198.51.100.1")
+
+    [record] = restriction_records(logged)
+    assert record.levelno == logging.WARNING
+    assert record.enforced is False  # type: ignore[attr-defined]
+    assert record.reason == "ip"  # type: ignore[attr-defined]
+
+
+@override_settings(RESTRICTEDSESSIONS_REPORT_ONLY=True)
+def test_a_change_is_signalled_as_not_enforced(http: Http, signals: list[dict[str, Any]]) -> None:
+    bound_cookie_session(http, ua="Browser A")
+
+    http.get("read", ua="Browser B")
+
+    [call] = signals
+    assert call["enforced"] is False
+    assert call["reason"] == "ua"
+    assert call["stored"] == "Browser A"
+    assert call["current"] == "Browser B"
+
+
+@override_settings(RESTRICTEDSESSIONS_REPORT_ONLY=True)
+def test_every_changed_request_is_reported(http: Http, signals: list[dict[str, Any]]) -> None:
+    bound_cookie_session(http, ip="192.0.2.7")
+
+    for _ in range(3):
+        http.get("read", ip="198.51.100.1")
+    http.get("read", ip="192.0.2.7")
+
+    assert [call["reason"] for call in signals] == ["ip", "ip", "ip"]
+
+
+@override_settings(RESTRICTEDSESSIONS_REPORT_ONLY=True)
+def test_a_header_session_is_not_told_to_drop_its_key(header_http: Http) -> None:
+    key = header_http.get("write", ip="192.0.2.7").headers[HEADER]
+
+    response = header_http.get("read", key=key, ip="198.51.100.1")
+
+    assert kept(response) == {"value": "x"}
+    assert response.headers.get(HEADER) != ""
+    assert stored(key)["value"] == "x"
+
+
+@override_settings(RESTRICTEDSESSIONS_REPORT_ONLY=True, RESTRICTEDSESSIONS_AUTHED_ONLY=True)
+def test_with_authed_only_the_user_stays_logged_in(http: Http, alice: object, signals: list[dict[str, Any]]) -> None:
+    http.post("login", {"username": "alice"}, ip="192.0.2.7")
+
+    assert http.get("whoami", ip="198.51.100.1").json() == {"user": "alice"}
+    assert http.get("whoami", ip="192.0.2.7").json() == {"user": "alice"}
+    assert [call["enforced"] for call in signals] == [False]
+
+
+@override_settings(
+    RESTRICTEDSESSIONS_REPORT_ONLY=True,
+    RESTRICTEDSESSIONS_REDIRECT_VIEW="landing",
+    RESTRICTEDSESSIONS_FAILURE_STATUS=403,
+)
+def test_neither_redirect_nor_failure_status_is_used(http: Http) -> None:
+    bound_cookie_session(http)
+
+    assert kept(http.get("read", ip="198.51.100.1")) == {"value": "mine"}
+
+
+@override_settings(
+    RESTRICTEDSESSIONS_REPORT_ONLY=True,
+    RESTRICTEDSESSIONS_FAILURE_HANDLER="tests.failure_handlers.json_failure",
+)
+def test_the_failure_handler_is_not_called(http: Http) -> None:
+    bound_cookie_session(http)
+
+    assert kept(http.get("read", ip="198.51.100.1")) == {"value": "mine"}
+
+
+@override_settings(RESTRICTEDSESSIONS_REPORT_ONLY=True)
+def test_a_matching_request_is_not_reported(
+    http: Http, signals: list[dict[str, Any]], logged: pytest.LogCaptureFixture
+) -> None:
+    bound_cookie_session(http)
+
+    http.get("read")
+
+    assert signals == []
+    assert restriction_records(logged) == []
+
+
+def test_switching_report_only_off_enforces_on_the_same_session(http: Http) -> None:
+    with override_settings(RESTRICTEDSESSIONS_REPORT_ONLY=True):
+        key = bound_cookie_session(http, ip="192.0.2.7")
+        kept(http.get("read", ip="198.51.100.1"))
+
+    with override_settings(RESTRICTEDSESSIONS_REPORT_ONLY=False):
+        response = http.get("read", ip="198.51.100.1")
+
+    assert response.status_code == 400
+    assert stored(key) == {}
+
+
+@override_settings()
+def test_enforcing_is_the_default(http: Http, signals: list[dict[str, Any]]) -> None:
+    key = bound_cookie_session(http)
+
+    assert http.get("read", ip="198.51.100.1").status_code == 400
+    assert stored(key) == {}
+    assert [call["enforced"] for call in signals] == [True]
