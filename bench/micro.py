@@ -14,6 +14,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.test.utils import override_settings
 
+from bench import drivers
 from bench.stacks import CHROME, EVERY_OPTION, HUGE_UA
 
 INPUTS = {
@@ -38,7 +39,7 @@ def policies() -> dict[str, Any]:
 
 
 def _time(statement: str, namespace: dict[str, Any], repeat: int, target: float) -> dict[str, float]:
-    timer = timeit.Timer(statement, globals=namespace)
+    timer = timeit.Timer(statement, timer=lambda: drivers.clock_ns() / 1e9, globals=namespace)
     once = timer.timeit(number=10) / 10
     number = max(1, int(target / max(once, 1e-9)))
     runs = [total / number for total in timer.repeat(repeat=repeat, number=number)]

@@ -277,6 +277,7 @@ def page(results: Results, meta: dict[str, Any]) -> str:
             nproc=meta["nproc"],
             versions=versions,
             commit=meta["commit"],
+            clock=CLOCK_TEXT[data["options"].get("clock", "wall")],
             seconds=data["seconds"],
             before=" ".join(f"{v:.2f}" for v in load["before"]),
             after=" ".join(f"{v:.2f}" for v in load["after"]),
@@ -325,7 +326,17 @@ The numbers below were taken with ``{command}`` on {date}:
   run and {after} after it; the measurement took {seconds:.0f} s.
 * Versions: {versions}.
 * Library: commit {commit}.
+* Clock: {clock}.
 """
+
+CLOCK_TEXT = {
+    "wall": "wall time (``time.perf_counter``)",
+    "cpu": (
+        "the process's CPU time (``time.process_time``, all threads), chosen with ``--clock cpu``"
+        " because other processes competed for the CPUs; under ASGI it includes the request"
+        " threads' CPU time but not the time spent waiting for them to be scheduled"
+    ),
+}
 
 TARGETS_INTRO = """
 The targets of the benchmark issue, evaluated on this run. Ratios compare medians measured in

@@ -58,6 +58,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--django", default=environment.DJANGO, help="Django requirement for bench/.venv")
     parser.add_argument("--rounds", type=int, help="interleaved rounds (full run: 20)")
     parser.add_argument("--batch", type=int, help="requests per configuration and round (full run: 150)")
+    parser.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="wall time (default), or the process's CPU time (steadier on a busy machine)",
+    )
     parser.add_argument("--docs", action=argparse.BooleanOptionalAction, help="write docs/performance.rst")
     parser.add_argument("--note", help="a note for the docs page (for example: other work ran meanwhile)")
     return parser.parse_args(argv)
@@ -91,6 +97,7 @@ def worker_arguments(options: argparse.Namespace, out: Path, redis_url: str | No
             sizes[name] = getattr(options, name)
     engines = ["db", "signed_cookies"] + (["cache"] if redis_url else [])
     arguments = ["--out", str(out), "--engines", ",".join(engines), "--no-seeds" if options.no_seeds else "--seeds"]
+    arguments += ["--clock", options.clock]
     for name, value in sizes.items():
         arguments += ["--" + name.replace("_", "-"), str(value)]
     if redis_url:

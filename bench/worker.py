@@ -30,6 +30,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.worker")
     parser.add_argument("--out", required=True)
     parser.add_argument("--engines", default="db,signed_cookies")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall")
     parser.add_argument("--handlers", default=",".join(HANDLERS))
     parser.add_argument("--redis-url")
     parser.add_argument("--seeds", action=argparse.BooleanOptionalAction, default=True)
@@ -74,8 +75,9 @@ def main(argv: list[str]) -> None:
     asyncio.set_event_loop(asyncio.new_event_loop())
 
     import restricted_sessions
-    from bench import matrix, micro, scaling
+    from bench import drivers, matrix, micro, scaling
 
+    drivers.use_clock(options.clock)
     stacks = [stack for stack in STACKS if options.seeds or not stack.seed]
     load_before = os.getloadavg()
     started = time.monotonic()

@@ -34,7 +34,9 @@ UNBOUND: Any = object()
 
 @lru_cache(maxsize=4096)
 def _hmac(purpose: str, value: str, secret: str) -> str:
-    return salted_hmac(f"restricted_sessions.{purpose}", value, secret=secret, algorithm="sha256").hexdigest()
+    # surrogatepass: like bounded(), accept any str, not only what WSGI and ASGI can deliver.
+    data = value.encode("utf-8", "surrogatepass")
+    return salted_hmac(f"restricted_sessions.{purpose}", data, secret=secret, algorithm="sha256").hexdigest()
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,8 @@ class Verdict:
     """The outcome of a check: the changed part (or None) and the session values to write."""
 
     reason: str | None = None
+    #: The session key of the bound value that no longer matches.
+    key: str | None = None
     updates: dict[str, str] = field(default_factory=dict)
 
 
@@ -145,12 +149,12 @@ def check(
                 verdict.updates[key] = policy.ip_value(current_ip)
                 stored = verdict.updates[key]
         if not policy.ip_matches(stored, current_ip):
-            return Verdict(REASON_IP)
+            return Verdict(REASON_IP, key)
         if not policy.is_current_form(stored):
             verdict.updates[key] = policy.ip_value(current_ip)
     if policy.restrict_ua and stored_ua is not UNBOUND:
         if not policy.ua_matches(stored_ua, current_ua):
-            return Verdict(REASON_UA)
+            return Verdict(REASON_UA, UA_SESSION_KEY)
         if not policy.is_current_form(stored_ua):
             verdict.updates[UA_SESSION_KEY] = policy.ua_value(current_ua)
     return verdict

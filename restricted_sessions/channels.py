@@ -118,7 +118,7 @@ class RestrictedSessionsMiddleware:
         # HTTP request: a WebSocket never writes the session.
         if verdict.reason is None:
             return None
-        change = Change(request, stored.get, verdict.reason)
+        change = Change(request, stored.get, verdict)
         kwargs = {**change.signal_kwargs(), "sender": type(self), "scope": scope}
         for receiver, result in await session_restricted.asend_robust(**kwargs):
             if isinstance(result, Exception):

@@ -33,17 +33,17 @@ def client_ip(request: HttpRequest) -> IPAddress | None:
 class Change:
     """A detected change of a bound session: logged on creation, then sent as a signal."""
 
-    def __init__(self, request: HttpRequest, stored: Callable[[str, Any], Any], reason: str) -> None:
+    def __init__(self, request: HttpRequest, stored: Callable[[str, Any], Any], verdict: binding.Verdict) -> None:
         self.request = request
-        self.reason = reason
+        self.reason = verdict.reason
         self.current_ip = client_ip(request)
-        stored_ip = stored(binding.IP_SESSION_KEY, None)
-        if reason == binding.REASON_IP:
-            self.stored: Any = stored_ip
+        self.stored: Any = stored(verdict.key or "", None)
+        if self.reason == binding.REASON_IP:
             self.current: Any = None if self.current_ip is None else str(self.current_ip)
+            stored_ip = self.stored
         else:
-            self.stored = stored(binding.UA_SESSION_KEY, None)
             self.current = request.META.get("HTTP_USER_AGENT")
+            stored_ip = stored(binding.IP_SESSION_KEY, None)
         # A hashed binding holds no address to report.
         self.stored_address = parse_ip(stored_ip) if isinstance(stored_ip, str) else None
         self.user_id = stored(AUTH_USER_SESSION_KEY, None)

@@ -25,6 +25,21 @@ def default_failure_response() -> HttpResponseBase:
     return HttpResponse(status=conf.FAILURE_STATUS)
 
 
+def is_redirect_target(request: HttpRequest) -> bool:
+    """True for a request to REDIRECT_VIEW itself, which is served after the flush.
+
+    A client may send its old key again (a signed cookie cannot be revoked, a header client may
+    retry): refusing the redirect target too would redirect it in a loop.
+    """
+    redirect_view = conf.REDIRECT_VIEW
+    if not redirect_view or conf.FAILURE_HANDLER:
+        return False
+    try:
+        return request.path == reverse(redirect_view)
+    except NoReverseMatch:
+        return False
+
+
 def failure_response(request: HttpRequest, reason: str) -> HttpResponseBase:
     """The failure response for a restricted session, from the configured handler if any."""
     handler = conf.failure_handler()

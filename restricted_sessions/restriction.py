@@ -18,7 +18,7 @@ from restricted_sessions import binding
 from restricted_sessions.checks import raise_on_misconfiguration
 from restricted_sessions.conf import conf
 from restricted_sessions.events import Change, client_ip
-from restricted_sessions.responses import afailure_response, failure_response
+from restricted_sessions.responses import afailure_response, failure_response, is_redirect_target
 from restricted_sessions.signals import session_restricted
 
 logger = logging.getLogger("restricted_sessions")
@@ -49,7 +49,7 @@ class RestrictedSessionsMiddleware:
         if session is not None and (not conf.AUTHED_ONLY or AUTH_USER_SESSION_KEY in session):
             verdict = _check(request, session.get)
             if verdict.reason is not None and not _is_exempt(request):
-                change = Change(request, session.get, verdict.reason)
+                change = Change(request, session.get, verdict)
                 for receiver, result in session_restricted.send_robust(**change.signal_kwargs()):
                     _log_receiver_error(receiver, result)
                 if not conf.REPORT_ONLY:
@@ -57,7 +57,8 @@ class RestrictedSessionsMiddleware:
                         logout(request)
                     else:
                         session.flush()
-                    return failure_response(request, verdict.reason)
+                    if not is_redirect_target(request):
+                        return failure_response(request, verdict.reason)
             elif verdict.updates:
                 session.update(verdict.updates)
         response = self.get_response(request)
@@ -70,10 +71,14 @@ class RestrictedSessionsMiddleware:
     async def __acall__(self, request: HttpRequest) -> Any:
         session = _session_with_key(request)
         if session is not None and (not conf.AUTHED_ONLY or await session.ahas_key(AUTH_USER_SESSION_KEY)):
-            stored = {key: await session.aget(key, binding.UNBOUND) for key in BINDING_KEYS}
+            stored = {}
+            for key in BINDING_KEYS:
+                value = await session.aget(key, binding.UNBOUND)
+                if value is not binding.UNBOUND:
+                    stored[key] = value
             verdict = _check(request, stored.get)
             if verdict.reason is not None and not _is_exempt(request):
-                change = Change(request, stored.get, verdict.reason)
+                change = Change(request, stored.get, verdict)
                 for receiver, result in await session_restricted.asend_robust(**change.signal_kwargs()):
                     _log_receiver_error(receiver, result)
                 if not conf.REPORT_ONLY:
@@ -81,7 +86,8 @@ class RestrictedSessionsMiddleware:
                         await alogout(request)
                     else:
                         await session.aflush()
-                    return await afailure_response(request, verdict.reason)
+                    if not is_redirect_target(request):
+                        return await afailure_response(request, verdict.reason)
             elif verdict.updates:
                 await session.aupdate(verdict.updates)
         response = await self.get_response(request)

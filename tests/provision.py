@@ -42,7 +42,15 @@ class Requirement:
 GROUPS: dict[str, tuple[Requirement, ...]] = {
     "unit": (Requirement("redis-server", ("redis-server",)),),
     "e2e": (
-        Requirement("postgresql", ("/usr/lib/postgresql/*/bin/postgres",)),
+        Requirement(
+            "postgresql",
+            (
+                "/usr/lib/postgresql/*/bin/postgres",
+                # tests/e2e starts a throwaway cluster of its own with these.
+                "/usr/lib/postgresql/*/bin/initdb",
+                "/usr/lib/postgresql/*/bin/pg_ctl",
+            ),
+        ),
         Requirement("chromium", ("chromium",)),
         Requirement("chromium-driver", ("chromedriver",)),
         Requirement("nginx", ("nginx",)),

@@ -144,14 +144,14 @@ def _setting_entries(page: Path) -> dict[str, tuple[str, Any]]:
 
 
 def _conforms(value: Any, annotation: str) -> bool:
-    kinds = {"None": type(None), "bool": bool, "int": int, "str": str, "list[str]": list}
-    for part in (part.strip() for part in annotation.split("|")):
-        kind = kinds[part]
-        if isinstance(value, kind) and (kind is not int or not isinstance(value, bool)):
-            if kind is list and not all(isinstance(entry, str) for entry in value):
-                continue
-            return True
-    return False
+    checks = {
+        "None": lambda value: value is None,
+        "bool": lambda value: isinstance(value, bool),
+        "int": lambda value: isinstance(value, int) and not isinstance(value, bool),
+        "str": lambda value: isinstance(value, str),
+        "list[str]": lambda value: isinstance(value, list) and all(isinstance(entry, str) for entry in value),
+    }
+    return any(checks[part.strip()](value) for part in annotation.split("|"))
 
 
 # (1) The settings reference and the README list the code's settings and defaults ----------
@@ -278,9 +278,7 @@ def _imports(path: str, example: Example) -> None:
 
 @pytest.mark.parametrize("example", _examples_of("settings"))
 def test_settings_examples_pass_the_checks(example: Example, project_modules: None) -> None:
-    values = {
-        name: value for name, value in _run(example, {"__name__": "settings"}).items() if name.isupper()
-    }
+    values = {name: value for name, value in _run(example, {"__name__": "settings"}).items() if name.isupper()}
     assert values, f"{example} sets nothing"
     overrides = {name: value for name, value in values.items() if name.startswith(PREFIX)}
     assert set(overrides) <= {PREFIX + name for name in DEFAULTS}
@@ -316,14 +314,14 @@ def test_client_examples_run_against_the_app(
     with override_settings(ROOT_URLCONF=example.argument, ALLOWED_HOSTS=["*"]):
         app = WSGIHandler()
 
-        class Client(httpx.Client):  # type: ignore[misc]
-            """httpx.Client talking to the Django app in this process instead of the network."""
+        network_client = httpx.Client
 
-            def __init__(self, *args: Any, **kwargs: Any) -> None:
-                kwargs.setdefault("transport", httpx.WSGITransport(app=app))
-                super().__init__(*args, **kwargs)
+        def client(*args: Any, **kwargs: Any) -> Any:
+            """An httpx.Client talking to the Django app in this process instead of the network."""
+            kwargs.setdefault("transport", httpx.WSGITransport(app=app))
+            return network_client(*args, **kwargs)
 
-        monkeypatch.setattr(httpx, "Client", Client)
+        monkeypatch.setattr(httpx, "Client", client)
         # As Django's test client does: keep the test's database connection open.
         request_started.disconnect(close_old_connections)
         request_finished.disconnect(close_old_connections)

@@ -37,15 +37,6 @@ def test_the_target_accepts_known_values(text: str) -> None:
     target.check_all(text, f"{text}, 10.9.0.1", text, text + "/2", 24, 48)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=UnicodeEncodeError,
-    reason=(
-        "Library bug (low severity): with STORE='hashed', Policy.ua_value/ua_matches raise on a User-Agent "
-        "holding a lone surrogate, while bounded() (surrogatepass) accepts it. Not reachable through WSGI or "
-        "ASGI, which deliver latin-1 text; remove this marker once _hmac encodes like bounded()."
-    ),
-)
 def test_the_hashed_store_digests_any_text() -> None:
     policy = binding.Policy(hashed=True, secrets=("secret",))
     user_agent = "Mozilla/5.0 \udc80"

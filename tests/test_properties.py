@@ -42,6 +42,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 DIRECT = "direct"  # REMOTE_ADDR (the default)
 FORWARDED_FIRST = "forwarded-first"  # REMOTE_ADDR_KEY = "HTTP_X_FORWARDED_FOR": its first entry
 TRUSTED = "trusted"  # TRUSTED_PROXIES: walk X-Forwarded-For from REMOTE_ADDR through trusted hops
+HASHED = "hashed"  # as DIRECT, with STORE = "hashed"
 SCENARIOS = (DIRECT, FORWARDED_FIRST, TRUSTED)
 
 TRUSTED_PROXIES = ["10.9.0.0/16", "2001:db8:ffff::/48"]
@@ -97,7 +98,7 @@ def is_trusted_proxy(address: IPAddress) -> bool:
 
 
 def seen_client(scenario: str, remote: str | None, forwarded: str | None) -> Seen:
-    if scenario == DIRECT:
+    if scenario in (DIRECT, HASHED):
         return Unknown if remote is None else parsed(remote.split(",")[0])
     if scenario == FORWARDED_FIRST:
         return Unknown if forwarded is None else parsed(forwarded.split(",")[0])
@@ -269,9 +270,9 @@ KEY_CHOICES = st.one_of(
 )
 
 
-def header_value(data: st.DataObject, real: str) -> str:
-    """A session-header value: the real key, keys that look like it, well-formed unknown keys, junk."""
-    kind, value = data.draw(KEY_CHOICES, "X-SessionID choice")
+def key_from(choice: tuple[str, str], real: str) -> str:
+    """The session-header value of a ``KEY_CHOICES`` draw, for the session whose key is ``real``."""
+    kind, value = choice
     header = NEAR_KEYS[value](real) if kind == "near" else value
     note(f"X-SessionID: {header[:120]!r} ({len(header)} characters)")
     return header
@@ -307,6 +308,8 @@ def configure(settings: SettingsWrapper, scenario: str) -> None:
         settings.RESTRICTEDSESSIONS_REMOTE_ADDR_KEY = "HTTP_X_FORWARDED_FOR"
     elif scenario == TRUSTED:
         settings.RESTRICTEDSESSIONS_TRUSTED_PROXIES = TRUSTED_PROXIES
+    elif scenario == HASHED:
+        settings.RESTRICTEDSESSIONS_STORE = "hashed"
 
 
 def send(mode: str, probe: Probe) -> Any:
@@ -320,7 +323,7 @@ def send(mode: str, probe: Probe) -> Any:
 def bind(mode: str, scenario: str, ip: str, ua: str) -> Bound:
     """A client starts a session (the response that saves it binds it)."""
     proxy = PROXY_ADDRESSES[0]
-    if scenario == DIRECT:
+    if scenario in (DIRECT, HASHED):
         probe = Probe(remote=ip, ua=ua)
     elif scenario == FORWARDED_FIRST:
         probe = Probe(remote="127.0.0.1", forwarded=ip, ua=ua)
@@ -335,7 +338,8 @@ def bind(mode: str, scenario: str, ip: str, ua: str) -> Bound:
     key = response.headers[HEADER]
     bound_ip = parsed(ip)
     assert isinstance(bound_ip, ipaddress.IPv4Address | ipaddress.IPv6Address)
-    assert stored(key)["_restrictedsessions_ip"] == str(bound_ip)
+    binding = stored(key)["_restrictedsessions_ip"]
+    assert binding.startswith("$hmac$") if scenario == HASHED else binding == str(bound_ip)
     return Bound(key, bound_ip, ua, secret)
 
 
@@ -396,6 +400,7 @@ def check(mode: str, scenario: str, sessions: list[Bound], probe: Probe) -> None
 
 
 # The properties ---------------------------------------------------------------------------
+# Each example draws everything first, then binds a session and sends the probe.
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -405,13 +410,14 @@ def test_a_changed_address_is_refused_and_the_same_client_kept(
 ) -> None:
     configure(settings, scenario)
     bound_ip = data.draw(st.sampled_from(BOUND_ADDRESSES), "bound IP")
-    session = bind(mode, scenario, bound_ip, DEFAULT_UA)
     probe = Probe(
         remote=data.draw(remote_addrs(bound_ip), "REMOTE_ADDR"),
         forwarded=data.draw(forwarded_values(bound_ip), "X-Forwarded-For"),
         ua=DEFAULT_UA,
     )
-    if data.draw(st.booleans(), "in the header"):
+    in_header = data.draw(st.booleans(), "key in the header")
+    session = bind(mode, scenario, bound_ip, DEFAULT_UA)
+    if in_header:
         probe.header = session.key
     else:
         probe.cookie = session.key
@@ -424,9 +430,10 @@ def test_a_changed_user_agent_is_refused_and_the_same_one_kept(
 ) -> None:
     configure(settings, DIRECT)
     bound_ua = data.draw(st.sampled_from(BOUND_USER_AGENTS), "bound User-Agent")
-    session = bind(mode, DIRECT, BOUND_ADDRESSES[0], bound_ua)
     probe = Probe(remote=BOUND_ADDRESSES[0], ua=data.draw(user_agents(bound_ua), "User-Agent"))
-    if data.draw(st.booleans(), "in the header"):
+    in_header = data.draw(st.booleans(), "key in the header")
+    session = bind(mode, DIRECT, BOUND_ADDRESSES[0], bound_ua)
+    if in_header:
         probe.header = session.key
     else:
         probe.cookie = session.key
@@ -436,6 +443,10 @@ def test_a_changed_user_agent_is_refused_and_the_same_one_kept(
 @given(data=st.data())
 def test_a_session_header_value_is_never_adopted(mode: str, settings: SettingsWrapper, data: st.DataObject) -> None:
     configure(settings, DIRECT)
+    key_of_other = data.draw(st.booleans(), "made from the other session's key")
+    choice = data.draw(KEY_CHOICES, "X-SessionID")
+    cookie = data.draw(st.sampled_from(["none", "mine", "other"]), "cookie")
+    probe = Probe(remote=BOUND_ADDRESSES[0], ua=data.draw(st.sampled_from([DEFAULT_UA, OTHER_UA, "Intruder/1.0"])))
     session = bind(mode, DIRECT, BOUND_ADDRESSES[0], DEFAULT_UA)
     # Another client's session, bound as django-restricted-sessions 0.4 stored it.
     other_secret = secrets.token_hex(8)
@@ -443,17 +454,12 @@ def test_a_session_header_value_is_never_adopted(mode: str, settings: SettingsWr
         {"secret": other_secret, "_restrictedsessions_ip": BOUND_ADDRESSES[0], "_restrictedsessions_ua": OTHER_UA}
     )
     other = Bound(other_key, ipaddress.IPv4Address(BOUND_ADDRESSES[0]), OTHER_UA, other_secret)
-    real = data.draw(st.sampled_from([session.key, other_key]), "real key")
-    probe = Probe(
-        remote=BOUND_ADDRESSES[0],
-        ua=data.draw(st.sampled_from([DEFAULT_UA, OTHER_UA, "Intruder/1.0"]), "User-Agent"),
-        header=header_value(data, real),
-        cookie=data.draw(st.sampled_from([None, session.key, other_key]), "cookie"),
-    )
+    probe.header = key_from(choice, other_key if key_of_other else session.key)
+    probe.cookie = {"none": None, "mine": session.key, "other": other_key}[cookie]
     check(mode, DIRECT, [session, other], probe)
 
 
-@pytest.mark.parametrize("scenario", [DIRECT, TRUSTED])
+@pytest.mark.parametrize("scenario", [DIRECT, TRUSTED, HASHED])
 @given(data=st.data())
 def test_anything_at_once_never_fails_open(
     mode: str, scenario: str, settings: SettingsWrapper, data: st.DataObject
@@ -461,12 +467,14 @@ def test_anything_at_once_never_fails_open(
     configure(settings, scenario)
     bound_ip = data.draw(st.sampled_from(BOUND_ADDRESSES), "bound IP")
     bound_ua = data.draw(st.sampled_from(BOUND_USER_AGENTS[:4]), "bound User-Agent")
-    session = bind(mode, scenario, bound_ip, bound_ua)
     probe = Probe(
         remote=data.draw(remote_addrs(bound_ip), "REMOTE_ADDR"),
         forwarded=data.draw(forwarded_values(bound_ip), "X-Forwarded-For"),
         ua=data.draw(user_agents(bound_ua), "User-Agent"),
-        header=header_value(data, session.key) if data.draw(st.booleans(), "sends X-SessionID") else None,
-        cookie=data.draw(st.sampled_from([None, session.key]), "cookie"),
     )
+    choice = data.draw(st.none() | KEY_CHOICES, "X-SessionID")
+    with_cookie = data.draw(st.booleans(), "key in the cookie")
+    session = bind(mode, scenario, bound_ip, bound_ua)
+    probe.header = None if choice is None else key_from(choice, session.key)
+    probe.cookie = session.key if with_cookie else None
     check(mode, scenario, [session], probe)

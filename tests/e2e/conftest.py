@@ -71,7 +71,7 @@ def workdir() -> Iterator[Callable[[str], Path]]:
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
     """PostgreSQL at the place tests/e2e/settings.py names (Django reads DATABASES once)."""
-    where = settings.E2E_POSTGRES
+    where = settings.E2E_POSTGRES  # type: ignore[misc]
     server = PostgresServer(where["port"], Path(where["root"]))
     with running(server.start, server.stop) as started:
         yield started

@@ -11,6 +11,8 @@ class SessionRouter:
     """Sessions live in ``settings.E2E_SESSION_DATABASE`` (read per query, so overridable)."""
 
     def db_for_read(self, model: type[Any], **hints: Any) -> str | None:
-        return settings.E2E_SESSION_DATABASE if model._meta.app_label == "sessions" else None
+        if model._meta.app_label != "sessions":
+            return None
+        return str(settings.E2E_SESSION_DATABASE)  # type: ignore[misc]
 
     db_for_write = db_for_read

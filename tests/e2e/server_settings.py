@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from exampleproject.settings import *  # noqa: F403
+from exampleproject.settings import *  # type: ignore[import-not-found]  # noqa: F403
 from exampleproject.settings import INSTALLED_APPS, MIDDLEWARE
 
 MIDDLEWARE = ["tests.e2e.serverside.WorkerPidMiddleware", *MIDDLEWARE]

@@ -15,7 +15,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -149,7 +148,7 @@ def run(command: Sequence[str], what: str, **kwargs: Any) -> str:
         raise ServerError(f"{what}: {exc}") from exc
     if done.returncode != 0:
         raise ServerError(f"{what} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    return done.stdout
+    return str(done.stdout)
 
 
 # Redis -----------------------------------------------------------------------------------------
@@ -159,7 +158,6 @@ class RedisServer:
     """Debian's redis-server on a loopback port, without persistence; can be stopped and restarted."""
 
     def __init__(self, workdir: Path) -> None:
-        self.executable = program("redis-server", "/usr/bin/redis-server")
         self.workdir = workdir
         self.port = free_port()
         self.process: Process | None = None
@@ -168,9 +166,10 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/{db}"
 
     def start(self) -> RedisServer:
+        executable = program("redis-server", "/usr/bin/redis-server")
         self.process = Process(
             "redis-server",
-            [self.executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            [executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
              "--dir", str(self.workdir), "--daemonize", "no"],
             self.workdir / "redis.log",
         )
@@ -204,16 +203,17 @@ class PostgresServer:
     """
 
     def __init__(self, port: int, root: Path) -> None:
-        self.bindir = Path(program("/usr/lib/postgresql/*/bin/pg_ctl")).parent
         self.port = port
         self.root = root
         self.data = root / "data"
         self.log = root / "postgres.log"
+        self.bindir: Path | None = None
         self.as_user: list[str] = []
-        if os.geteuid() == 0:
-            self.as_user = [program("runuser"), "-u", "postgres", "--"]
 
     def start(self) -> PostgresServer:
+        self.bindir = Path(program("/usr/lib/postgresql/*/bin/pg_ctl")).parent
+        if os.geteuid() == 0:
+            self.as_user = [program("runuser"), "-u", "postgres", "--"]
         self.root.mkdir(parents=True, exist_ok=True)
         if self.as_user:
             shutil.chown(self.root, "postgres", "postgres")
@@ -228,7 +228,7 @@ class PostgresServer:
         return self
 
     def stop(self) -> None:
-        if self.data.exists():
+        if self.bindir is not None and self.data.exists():
             subprocess.run([*self.as_user, str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate",
                             "-w", "stop"], capture_output=True, stdin=subprocess.DEVNULL, timeout=60, check=False)
         shutil.rmtree(self.root, ignore_errors=True)
@@ -241,7 +241,7 @@ class PostgresServer:
 
         with psycopg.connect(host=str(self.root), port=self.port, user="postgres", dbname=dbname,
                              autocommit=True, connect_timeout=5) as conn:
-            cursor = conn.execute(sql, params)  # type: ignore[arg-type]
+            cursor = conn.execute(sql, params)
             return cursor.fetchall() if cursor.description else [()]
 
     def create_database(self, name: str) -> str:
@@ -339,9 +339,12 @@ class AppServer:
         hosts = ["127.0.0.1", "::1"] if self.ipv6 else ["127.0.0.1"]
         for host in hosts:
             url = f"{self.base_url(host)}/healthz/"
+
+            def healthy(url: str = url) -> bool:
+                return httpx.get(url, timeout=2).status_code == 200
+
             for process in self.processes:
-                wait_until(lambda url=url: httpx.get(url, timeout=2).status_code == 200, f"{self.kind} at {url}",
-                           process)
+                wait_until(healthy, f"{self.kind} at {url}", process)
         return self
 
     def check_running(self) -> None:
@@ -392,7 +395,6 @@ class Nginx:
     """Debian's nginx as a reverse proxy that appends the client to X-Forwarded-For."""
 
     def __init__(self, upstream_port: int, proxy_address: str, root: Path) -> None:
-        self.executable = program("nginx", "/usr/sbin/nginx")
         self.port = free_dual_stack_port()
         self.root = root
         self.upstream_port = upstream_port
@@ -409,8 +411,9 @@ class Nginx:
         conf = self.root / "nginx.conf"
         conf.write_text(NGINX_CONF.format(root=self.root, port=self.port, upstream=self.upstream_port,
                                           proxy_address=self.proxy_address, user=user))
-        run([self.executable, "-t", "-p", str(self.root), "-c", str(conf)], "nginx -t")
-        self.process = Process("nginx", [self.executable, "-p", str(self.root), "-c", str(conf)],
+        executable = program("nginx", "/usr/sbin/nginx")
+        run([executable, "-t", "-p", str(self.root), "-c", str(conf)], "nginx -t")
+        self.process = Process("nginx", [executable, "-p", str(self.root), "-c", str(conf)],
                                self.root / "nginx.out")
         url = f"{self.base_url()}/healthz/"
         wait_until(lambda: httpx.get(url, timeout=2).status_code == 200, f"nginx at {url}", self.process)
@@ -462,6 +465,3 @@ class StaticSite:
         self.thread.join(timeout=STOP_TIMEOUT)
 
 
-def temp_root(prefix: str) -> Path:
-    """A directory outside pytest's per-user temp tree, which other users cannot traverse."""
-    return Path(tempfile.mkdtemp(prefix=prefix))

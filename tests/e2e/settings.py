@@ -8,6 +8,7 @@ fixtures override, so the ``db`` engine runs on either.
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -55,7 +56,8 @@ TEMPLATES = [
 ]
 
 # Where the PostgreSQL cluster will run: chosen here because Django reads DATABASES once.
-E2E_POSTGRES = {"port": free_port(), "root": tempfile.mkdtemp(prefix="rs-e2e-pg-")}
+_port = free_port()
+E2E_POSTGRES = {"port": _port, "root": str(Path(tempfile.gettempdir()) / f"rs-e2e-pg-{os.getpid()}-{_port}")}
 
 DATABASES = {
     "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"},

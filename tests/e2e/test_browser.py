@@ -15,7 +15,7 @@ import pytest
 
 from tests.e2e.clients import COOKIE, DEMO_PASSWORD, DEMO_USER
 from tests.e2e.conftest import Deployment
-from tests.e2e.servers import StaticSite, program
+from tests.e2e.servers import ServerError, StaticSite, program
 
 try:
     from playwright.sync_api import Error as PlaywrightError
@@ -58,7 +58,10 @@ async function call(api, method, path, key, body) {
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    executable = program("chromium", "/usr/bin/chromium")
+    try:
+        executable = program("chromium", "/usr/bin/chromium")
+    except ServerError as exc:
+        pytest.fail(str(exc), pytrace=False)
     with sync_playwright() as playwright:
         try:
             chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)

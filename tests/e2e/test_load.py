@@ -17,7 +17,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
@@ -83,10 +83,12 @@ def one_client(deployment: Deployment, number: int, tally: Tally) -> None:
                 via = "cookie" if cls is CookieClient else "header"
                 # Half the thieves copy the User-Agent too, but come from another address.
                 if number % 4 == 1:
-                    thief = {"ua": ua_of(number + 1000), "local_address": local_address}
+                    thief_ua, thief_address = ua_of(number + 1000), local_address
                 else:
-                    thief = {"ua": ua_of(number), "local_address": "127.0.0.3"}
-                response = tally.timed(lambda: replay(deployment.url(), key, via=via, **thief))  # noqa: B023
+                    thief_ua, thief_address = ua_of(number), "127.0.0.3"
+                response = tally.timed(
+                    lambda: replay(deployment.url(), key, via=via, ua=thief_ua, local_address=thief_address)  # noqa: B023
+                )
                 with tally.lock:
                     tally.thefts += 1
                     tally.thefts_refused += response.status_code == 400
@@ -164,9 +166,7 @@ def load_page(numbers: dict[str, object]) -> str:
         platform.processor(),
     )
     rows = "\n".join(f"   * - {name}\n     - {value}" for name, value in numbers.items())
-    return f""":orphan:
-
-Load run
+    return f"""Load run
 ========
 
 The end-to-end suite's load run (``tests/e2e/test_load.py``) drives the example project on a
@@ -189,8 +189,8 @@ Set-up
 Results
 -------
 
-Measured on {date.today().isoformat()} on {os.cpu_count()} cores ({cpu}), shared with the load generator
-(httpx in a thread pool, in the same machine).
+Measured on {datetime.now(UTC).date().isoformat()} on {os.cpu_count()} cores ({cpu}), shared with the load
+generator (httpx in a thread pool) and whatever else the machine was running.
 
 .. list-table::
    :header-rows: 0

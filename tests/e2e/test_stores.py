@@ -113,7 +113,7 @@ def login_with_header(http: Http, ip: str = IP, ua: str = UA) -> str:
 
 def me(http: Http, **kwargs: Any) -> tuple[int, str | None]:
     response = http.get("/api/me/", **kwargs)
-    return response.status_code, (response.json().get("user") if response.status_code != 400 else None)
+    return response.status_code, (json.loads(response.content)["user"] if response.status_code != 400 else None)
 
 
 @pytest.mark.parametrize("ip", [IP, IPV6])
