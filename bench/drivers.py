@@ -15,7 +15,7 @@ import asyncio
 import io
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from typing import Any
@@ -110,8 +110,11 @@ class WsgiDriver:
     def call(self, env: dict[str, Any]) -> Response:
         started: list[Any] = []
 
-        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+        def start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Callable[[bytes], object]:
             started[:] = [status, headers]
+            return _write
 
         result = self.handler(env, start_response)
         try:
@@ -134,8 +137,12 @@ class WsgiDriver:
         return times
 
 
-def _ignore(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
-    return None
+def _ignore(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], object]:
+    return _write
+
+
+def _write(data: bytes) -> None:
+    """WSGI's legacy write(): Django never calls it."""
 
 
 async def _asgi_call(app: ASGIHandler, request_scope: dict[str, Any]) -> list[dict[str, Any]]:
@@ -151,8 +158,8 @@ async def _asgi_call(app: ASGIHandler, request_scope: dict[str, Any]) -> list[di
         await asyncio.Event().wait()
         return {"type": "http.disconnect"}
 
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
+    async def send(message: Mapping[str, Any]) -> None:
+        sent.append(dict(message))
 
     await app(request_scope, receive, send)
     return sent

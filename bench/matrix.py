@@ -85,10 +85,15 @@ def build_handler(stack: Stack, engine: str, kind: str) -> drivers.Driver:
 
 def establish(config: Config) -> None:
     """Start a session for the config's client with a login request through the same stack."""
-    client = replace(config.client, mode=config.stack.client, key=None)
     with config.settings():
-        path = PADDED_LOGIN if config.stack.padded else PATHS[FIRST]
-        response = config.driver.call(config.driver.prepare(path, client, 1)[0])
+        login(config)
+
+
+def login(config: Config) -> None:
+    """``establish`` for a caller that has the stack's settings in force already."""
+    client = replace(config.client, mode=config.stack.client, key=None)
+    path = PADDED_LOGIN if config.stack.padded else PATHS[FIRST]
+    response = config.driver.call(config.driver.prepare(path, client, 1)[0])
     key = response.session_key()
     if response.status != 200 or key is None:
         raise RuntimeError(f"{config.name}: the login gave {response.status}, key {key!r}")

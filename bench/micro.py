@@ -7,6 +7,7 @@ many repeats of a loop of calls; the median of the repeats, per call, is reporte
 
 from __future__ import annotations
 
+import importlib
 import statistics
 import timeit
 from typing import Any
@@ -86,18 +87,13 @@ def run(repeat: int, seeds: bool, target: float = 0.004) -> list[dict[str, Any]]
 
 def _seed(repeat: int, target: float) -> list[dict[str, Any]]:
     """django-restricted-sessions 0.4: ``validate_ip`` and ``validate_ua`` on the same inputs."""
-    from restrictedsessions.middleware import (
-        SESSION_IP_KEY,
-        SESSION_UA_KEY,
-        RestrictedSessionsMiddleware,
-    )
-
-    middleware = RestrictedSessionsMiddleware(lambda request: None)
+    seed = importlib.import_module("restrictedsessions.middleware")  # not typed
+    middleware = seed.RestrictedSessionsMiddleware(lambda request: None)
     results = []
     for input_name, (address, user_agent) in INPUTS.items():
         request = HttpRequest()
         request.META = {"REMOTE_ADDR": address, "HTTP_USER_AGENT": "".join(list(user_agent))}
-        request.session = {SESSION_IP_KEY: address, SESSION_UA_KEY: user_agent}  # type: ignore[assignment]
+        request.session = {seed.SESSION_IP_KEY: address, seed.SESSION_UA_KEY: user_agent}  # type: ignore[assignment]
         namespace = {"middleware": middleware, "request": request, "ip": address}
         if not eval(SEED_STATEMENT, namespace):  # noqa: S307 - our own constant statement
             raise RuntimeError(f"seed/{input_name}: not a matching request")

@@ -56,7 +56,7 @@ class Results:
         row, base = self.get(engine, handler, scenario, stack), self.get(engine, handler, scenario, "django")
         if row is None or base is None:
             return None
-        return row["median_us"] / base["median_us"]
+        return float(row["median_us"] / base["median_us"])
 
     def engines(self) -> list[str]:
         return list(dict.fromkeys(r["engine"] for r in self.data["requests"]))
@@ -325,7 +325,7 @@ The numbers below were taken with ``{command}`` on {date}:
 * Machine: {nproc} CPUs (``nproc``), {cpu}; load average (1, 5, 15 min) {before} before the
   run and {after} after it; the measurement took {seconds:.0f} s.
 * Versions: {versions}.
-* Library: commit {commit}.
+* Library: {commit}.
 * Clock: {clock}.
 """
 
@@ -333,8 +333,9 @@ CLOCK_TEXT = {
     "wall": "wall time (``time.perf_counter``)",
     "cpu": (
         "the process's CPU time (``time.process_time``, all threads), chosen with ``--clock cpu``"
-        " because other processes competed for the CPUs; under ASGI it includes the request"
-        " threads' CPU time but not the time spent waiting for them to be scheduled"
+        " because other processes competed for the CPUs. It includes the CPU time of ASGI's"
+        " request threads, but not waiting (for a thread to be scheduled, or for Redis: the cache"
+        " engine's figures leave out the redis-server process and the loopback round trips)"
     ),
 }
 

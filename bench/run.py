@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import hashlib
 import json
 import os
 import shlex
@@ -85,9 +86,30 @@ def commit() -> str:
         result = subprocess.run(command, cwd=environment.ROOT, capture_output=True, text=True)
         return result.stdout.strip()
 
-    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    head = "commit " + (git("rev-parse", "--short", "HEAD") or "unknown")
     dirty = git("status", "--porcelain", "--", "restricted_sessions")
     return head + (" with uncommitted changes in restricted_sessions/" if dirty else "")
+
+
+def library_fingerprint() -> str:
+    """A digest of the library's source, to notice it changing while the benchmark runs."""
+    digest = hashlib.sha256()
+    for path in sorted((environment.ROOT / "restricted_sessions").rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def without_note(argv: list[str]) -> list[str]:
+    """The command line as shown on the page (the note is shown on its own)."""
+    shown, skip = [], False
+    for argument in argv:
+        if skip or argument.startswith("--note="):
+            skip = False
+            continue
+        skip = argument == "--note"
+        if not skip:
+            shown.append(argument)
+    return shown
 
 
 def worker_arguments(options: argparse.Namespace, out: Path, redis_url: str | None) -> list[str]:
@@ -117,6 +139,8 @@ def main(argv: list[str]) -> int:
         )
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / ("quick.json" if options.quick else "latest.json")
+    # The measuring process imports the library when it starts: that is the code measured.
+    measured, fingerprint = commit(), library_fingerprint()
     redis = environment.start_redis() if options.redis else None
     try:
         arguments = worker_arguments(options, out, redis.url if redis else None)
@@ -131,11 +155,12 @@ def main(argv: list[str]) -> int:
         data["versions"]["redis-server"] = redis_version
     results = report.Results(data)
     meta = {
-        "command": shlex.join(["python", "bench/run.py", *argv]),
+        "command": shlex.join(["python", "bench/run.py", *without_note(argv)]),
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "cpu": cpu_model(),
         "nproc": len(os.sched_getaffinity(0)),
-        "commit": commit(),
+        "commit": measured
+        + ("" if library_fingerprint() == fingerprint else " (restricted_sessions/ changed during the run)"),
         "note": options.note,
     }
     text = report.page(results, meta)

@@ -6,8 +6,9 @@ here sees a request, a session or ``django.conf.settings``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import partial
 from typing import Any
 
 from django.utils.crypto import salted_hmac
@@ -28,11 +29,17 @@ HMAC_PREFIX = "$hmac$"
 REASON_IP = "ip"
 REASON_UA = "ua"
 
+# How many hashed forms a policy remembers before it starts afresh.
+MEMO_SIZE = 4096
+
 #: Marks a part of the binding that the session does not hold.
 UNBOUND: Any = object()
 
 
-@lru_cache(maxsize=4096)
+def _prefixed_hmac(purpose: str, value: str, secret: str) -> str:
+    return HMAC_PREFIX + _hmac(purpose, value, secret)
+
+
 def _hmac(purpose: str, value: str, secret: str) -> str:
     # surrogatepass: like bounded(), accept any str, not only what WSGI and ASGI can deliver.
     data = value.encode("utf-8", "surrogatepass")
@@ -53,6 +60,17 @@ class Policy:
     hashed: bool = False
     #: SECRET_KEY first, then SECRET_KEY_FALLBACKS: hashed values made with an old key still match.
     secrets: tuple[str, ...] = field(default=("",), repr=False)
+    #: Hashed forms already computed, per address or User-Agent and secret (bounded).
+    _hashed: dict[tuple[object, str], str] = field(default_factory=dict, compare=False, repr=False)
+
+    def _remember(self, value: object, secret: str, compute: Callable[[], str]) -> str:
+        try:
+            return self._hashed[value, secret]
+        except KeyError:
+            if len(self._hashed) >= MEMO_SIZE:
+                self._hashed.clear()
+            hashed = self._hashed[value, secret] = compute()
+            return hashed
 
     # What is stored ---------------------------------------------------------------------
 
@@ -66,8 +84,13 @@ class Policy:
 
     def ua_value(self, user_agent: str | None) -> str:
         """The stored form of a User-Agent: bounded in size whatever the client sends."""
-        key = bounded(normalise(user_agent or "", self.ua_match))
-        return HMAC_PREFIX + _hmac("ua", key, self.secrets[0]) if self.hashed else key
+        key = normalise(user_agent or "", self.ua_match)
+        return self._ua_hmac(user_agent or "", key, self.secrets[0]) if self.hashed else bounded(key)
+
+    def _ua_hmac(self, user_agent: str, key: str, secret: str) -> str:
+        compute = partial(_prefixed_hmac, "ua", bounded(key), secret)
+        # Only short values are remembered, so junk cannot fill the memo with large strings.
+        return self._remember(user_agent, secret, compute) if len(user_agent) <= 512 else compute()
 
     def _ip_hmac(self, address: IPAddress, secret: str) -> str:
         identity = network_identity(address, self.ipv4_length, self.ipv6_length, self.exempt_networks)
@@ -81,7 +104,10 @@ class Policy:
         if current is None or not isinstance(stored, str):
             return False
         if stored.startswith(HMAC_PREFIX):
-            return any(stored == self._ip_hmac(current, secret) for secret in self.secrets)
+            return any(
+                stored == self._remember(current, secret, partial(self._ip_hmac, current, secret))
+                for secret in self.secrets
+            )
         stored_ip = parse_ip(stored)
         if stored_ip is None:
             return False
@@ -97,7 +123,7 @@ class Policy:
             return False
         key = normalise(current, self.ua_match)
         if stored.startswith(HMAC_PREFIX):
-            return any(stored == HMAC_PREFIX + _hmac("ua", bounded(key), s) for s in self.secrets)
+            return any(stored == self._ua_hmac(current, key, secret) for secret in self.secrets)
         if stored == bounded(key):
             return True
         # A value stored as it was (by 0.4, or under another UA_MATCH): compare it normalised.
@@ -119,7 +145,7 @@ def ip_family(stored: object) -> int | None:
     return None if address is None else address.version
 
 
-@dataclass
+@dataclass(frozen=True)
 class Verdict:
     """The outcome of a check: the changed part (or None) and the session values to write."""
 
@@ -127,6 +153,10 @@ class Verdict:
     #: The session key of the bound value that no longer matches.
     key: str | None = None
     updates: dict[str, str] = field(default_factory=dict)
+
+
+#: The usual outcome, shared: the request matches and nothing is written.
+MATCH = Verdict()
 
 
 def check(
@@ -139,22 +169,28 @@ def check(
     current_ua: str | None,
 ) -> Verdict:
     """Compare a request with a session's binding. ``UNBOUND`` marks a part not stored."""
-    verdict = Verdict()
+    updates: dict[str, str] = {}
     if policy.restrict_ip and stored_ip is not UNBOUND:
         key, stored = IP_SESSION_KEY, stored_ip
-        if policy.dual_stack and current_ip is not None and ip_family(stored_ip) not in (None, current_ip.version):
+        matches = policy.ip_matches(stored, current_ip)
+        if (
+            not matches
+            and policy.dual_stack
+            and current_ip is not None
+            and ip_family(stored_ip) not in (None, current_ip.version)
+        ):
             # The other family of a dual-stack client: bound on its first use.
             key, stored = IP2_SESSION_KEY, stored_ip2
             if stored is UNBOUND:
-                verdict.updates[key] = policy.ip_value(current_ip)
-                stored = verdict.updates[key]
-        if not policy.ip_matches(stored, current_ip):
+                stored = updates[key] = policy.ip_value(current_ip)
+            matches = policy.ip_matches(stored, current_ip)
+        if not matches:
             return Verdict(REASON_IP, key)
         if not policy.is_current_form(stored):
-            verdict.updates[key] = policy.ip_value(current_ip)
+            updates[key] = policy.ip_value(current_ip)
     if policy.restrict_ua and stored_ua is not UNBOUND:
         if not policy.ua_matches(stored_ua, current_ua):
             return Verdict(REASON_UA, UA_SESSION_KEY)
         if not policy.is_current_form(stored_ua):
-            verdict.updates[UA_SESSION_KEY] = policy.ua_value(current_ua)
-    return verdict
+            updates[UA_SESSION_KEY] = policy.ua_value(current_ua)
+    return Verdict(updates=updates) if updates else MATCH

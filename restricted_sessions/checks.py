@@ -10,6 +10,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
 from django.core.checks import CheckMessage, Error, Warning
@@ -145,11 +146,25 @@ def _first_index(classes: list[type | None], base: type) -> int | None:
     return None
 
 
-def check_middleware(**kwargs: Any) -> list[CheckMessage]:
-    """Check that RestrictedSessionsMiddleware comes after the session (and auth) middleware."""
-    # Imported here: both modules import models, which apps.py must not do at import time.
+def _authentication_middleware() -> type:
+    """Django's AuthenticationMiddleware, or a stand-in no class derives from.
+
+    Imported only when needed and when django.contrib.auth is installed: importing it loads the
+    auth models, which a site without contrib.auth (and AUTHED_ONLY off) must not need.
+    """
+    if not apps.is_installed("django.contrib.auth"):
+        return _NotInstalled
     from django.contrib.auth.middleware import AuthenticationMiddleware
 
+    return AuthenticationMiddleware
+
+
+class _NotInstalled:
+    pass
+
+
+def check_middleware(**kwargs: Any) -> list[CheckMessage]:
+    """Check that RestrictedSessionsMiddleware comes after the session (and auth) middleware."""
     from restricted_sessions.restriction import RestrictedSessionsMiddleware
 
     classes = _middleware_classes(list(getattr(settings, "MIDDLEWARE", None) or []))
@@ -166,7 +181,7 @@ def check_middleware(**kwargs: Any) -> list[CheckMessage]:
                 id="restricted_sessions.E008",
             )
         )
-    auth = _first_index(classes, AuthenticationMiddleware)
+    auth = _first_index(classes, _authentication_middleware()) if conf.AUTHED_ONLY is True else None
     if conf.AUTHED_ONLY is True and (auth is None or auth > restriction):
         errors.append(
             Error(

@@ -1,14 +1,14 @@
 """The library's settings: one typed property per ``RESTRICTEDSESSIONS_*`` setting.
 
-Values are read from ``django.conf.settings`` on first use and kept until a setting changes
-(Django's ``setting_changed`` signal, sent by ``override_settings``), so the hot path pays a
-dictionary lookup and nothing is ever written into Django's settings.
+Values are read from ``django.conf.settings`` on first use and kept on the ``conf`` object until
+a setting changes (Django's ``setting_changed`` signal, sent by ``override_settings``), so the
+hot path pays an attribute lookup and nothing is ever written into Django's settings.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -18,6 +18,7 @@ from django.utils.module_loading import import_string
 
 from restricted_sessions.addresses import Networks, parse_networks
 from restricted_sessions.binding import Policy
+from restricted_sessions.keys import meta_key
 
 PREFIX = "RESTRICTEDSESSIONS_"
 
@@ -40,91 +41,98 @@ DEFAULTS: dict[str, Any] = {
     "STORE": "raw",
 }
 
-_values: dict[str, Any] = {}
-
 
 def _get(name: str) -> Any:
-    try:
-        return _values[name]
-    except KeyError:
-        value = _values[name] = getattr(settings, PREFIX + name, DEFAULTS[name])
-        return value
+    return getattr(settings, PREFIX + name, DEFAULTS[name])
 
 
 class Settings:
     """Typed access to every ``RESTRICTEDSESSIONS_*`` setting, with its default."""
 
-    @property
+    @cached_property
     def SESSION_HEADER(self) -> str | None:
         return _get("SESSION_HEADER")  # type: ignore[no-any-return]
 
-    @property
+    @cached_property
     def RESTRICT_IP(self) -> bool:
         return _get("RESTRICT_IP")  # type: ignore[no-any-return]
 
-    @property
+    @cached_property
     def RESTRICT_UA(self) -> bool:
         return _get("RESTRICT_UA")  # type: ignore[no-any-return]
 
-    @property
+    @cached_property
     def REMOTE_ADDR_KEY(self) -> str:
         return _get("REMOTE_ADDR_KEY")  # type: ignore[no-any-return]
 
-    @property
+    @cached_property
     def IPV4_LENGTH(self) -> int:
         return _get("IPV4_LENGTH")  # type: ignore[no-any-return]
 
-    @property
+    @cached_property
     def IPV6_LENGTH(self) -> int:
         return _get("IPV6_LENGTH")  # type: ignore[no-any-return]
 
-    @property
+    @cached_property
     def REDIRECT_VIEW(self) -> str | None:
         return _get("REDIRECT_VIEW")  # type: ignore[no-any-return]
 
-    @property
+    @cached_property
     def FAILURE_STATUS(self) -> int:
         return _get("FAILURE_STATUS")  # type: ignore[no-any-return]
 
-    @property
+    @cached_property
     def AUTHED_ONLY(self) -> bool:
         return _get("AUTHED_ONLY")  # type: ignore[no-any-return]
 
-    @property
+    @cached_property
     def TRUSTED_PROXIES(self) -> list[str]:
         return _get("TRUSTED_PROXIES")  # type: ignore[no-any-return]
 
-    @property
+    @cached_property
     def UA_MATCH(self) -> str:
         return _get("UA_MATCH")  # type: ignore[no-any-return]
 
-    @property
+    @cached_property
     def IP_EXEMPT_NETWORKS(self) -> list[str]:
         return _get("IP_EXEMPT_NETWORKS")  # type: ignore[no-any-return]
 
-    @property
+    @cached_property
     def DUAL_STACK(self) -> bool:
         return _get("DUAL_STACK")  # type: ignore[no-any-return]
 
-    @property
+    @cached_property
     def REPORT_ONLY(self) -> bool:
         return _get("REPORT_ONLY")  # type: ignore[no-any-return]
 
-    @property
+    @cached_property
     def FAILURE_HANDLER(self) -> str | None:
         return _get("FAILURE_HANDLER")  # type: ignore[no-any-return]
 
-    @property
+    @cached_property
     def STORE(self) -> str:
         return _get("STORE")  # type: ignore[no-any-return]
 
     # Prepared forms, for the hot path (valid settings assumed: the checks ran at start-up).
 
-    @property
+    @cached_property
+    def session_header_meta_key(self) -> str | None:
+        """The ``request.META`` key of SESSION_HEADER (``HTTP_X_SESSIONID``), or None."""
+        return meta_key(self.SESSION_HEADER) if self.SESSION_HEADER else None
+
+    @cached_property
+    def session_cookie_name(self) -> str:
+        return str(settings.SESSION_COOKIE_NAME)
+
+    @cached_property
+    def save_every_request(self) -> bool:
+        return bool(settings.SESSION_SAVE_EVERY_REQUEST)
+
+    @cached_property
     def trusted_proxy_networks(self) -> Networks:
         return parse_networks(tuple(self.TRUSTED_PROXIES))
 
-    @property
+    @cached_property
     def forwarded_for_key(self) -> str:
         """The META key of the header that trusted proxies append the client address to."""
         key = self.REMOTE_ADDR_KEY
@@ -155,8 +163,8 @@ def _policy() -> Policy:
 
 @receiver(setting_changed)
 def _forget_settings(*, setting: str, **kwargs: Any) -> None:
-    if setting.startswith(PREFIX) or setting.startswith("SECRET_KEY"):
-        _values.clear()
+    if setting.startswith((PREFIX, "SECRET_KEY", "SESSION_")):
+        conf.__dict__.clear()
         _policy.cache_clear()
 
 

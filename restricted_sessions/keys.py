@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from functools import lru_cache
 
 from django.contrib.sessions.backends.base import VALID_KEY_CHARS, SessionBase
 from django.contrib.sessions.backends.signed_cookies import SessionStore as SignedCookieStore
@@ -26,7 +25,6 @@ def key_validator(store_class: type[SessionBase]) -> Callable[[str], bool]:
     return lambda value: pattern.fullmatch(value) is not None
 
 
-@lru_cache(maxsize=16)
 def meta_key(header_name: str) -> str:
     """The ``request.META`` key of an HTTP header name (``X-SessionID`` -> ``HTTP_X_SESSIONID``)."""
     return "HTTP_" + header_name.upper().replace("-", "_")

@@ -21,7 +21,7 @@ from django.utils.http import http_date
 
 from restricted_sessions.checks import raise_on_misconfiguration
 from restricted_sessions.conf import conf
-from restricted_sessions.keys import key_validator, meta_key
+from restricted_sessions.keys import key_validator
 from restricted_sessions.restriction import RestrictedSessionsMiddleware
 
 __all__ = [
@@ -57,8 +57,8 @@ class SessionMiddleware(DjangoSessionMiddleware):
     # Request -----------------------------------------------------------------------------
 
     def process_request(self, request: HttpRequest) -> None:
-        header = conf.SESSION_HEADER
-        sent = request.META.get(meta_key(header)) if header else None
+        header_key = conf.session_header_meta_key
+        sent = request.META.get(header_key) if header_key else None
         if sent is None:
             super().process_request(request)
             request.session.csrf_exempt = False  # type: ignore[attr-defined]
@@ -72,7 +72,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
 
     def _must_save(self, session: SessionBase, response: HttpResponseBase) -> bool:
         return (
-            (session.modified or settings.SESSION_SAVE_EVERY_REQUEST)
+            (session.modified or conf.save_every_request)
             and not session.is_empty()
             # Like Django: no save on 5xx responses.
             and response.status_code < 500
@@ -84,7 +84,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
         session = getattr(request, "session", None)
         if not isinstance(session, SessionBase):
             return response
-        accessed = session.accessed
+        vary = session.accessed
         if self._must_save(session, response):
             max_age = None if session.get_expire_at_browser_close() else session.get_expiry_age()
             try:
@@ -92,13 +92,14 @@ class SessionMiddleware(DjangoSessionMiddleware):
             except UpdateError:
                 raise SessionInterrupted(INTERRUPTED) from None
             self._send_key(request, response, session, max_age)
-        return self._finish(request, response, session, accessed)
+            vary = True
+        return self._finish(request, response, session, vary)
 
     async def aprocess_response(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
         session = getattr(request, "session", None)
         if not isinstance(session, SessionBase):
             return response
-        accessed = session.accessed
+        vary = session.accessed
         if self._must_save(session, response):
             if await session.aget_expire_at_browser_close():
                 max_age = None
@@ -109,7 +110,8 @@ class SessionMiddleware(DjangoSessionMiddleware):
             except UpdateError:
                 raise SessionInterrupted(INTERRUPTED) from None
             self._send_key(request, response, session, max_age)
-        return self._finish(request, response, session, accessed)
+            vary = True
+        return self._finish(request, response, session, vary)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         # Reading the key does no I/O, and the response phase uses the async session API, so
@@ -143,7 +145,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
         )
         # A client that sent neither cookie nor header may be one that cannot keep cookies: it
         # gets the new key in the header too. A client that sent a cookie never does.
-        if header and settings.SESSION_COOKIE_NAME not in request.COOKIES:
+        if header and conf.session_cookie_name not in request.COOKIES:
             _send_header(response, header, key)
 
     def _finish(
@@ -151,23 +153,25 @@ class SessionMiddleware(DjangoSessionMiddleware):
         request: HttpRequest,
         response: HttpResponseBase,
         session: SessionBase,
-        accessed: bool,
+        vary: bool,
     ) -> HttpResponseBase:
-        header = conf.SESSION_HEADER
-        ended = session.is_empty()
-        if header and is_header_session(request):
-            # The client holds a key that no longer names a session: tell it to drop the key.
-            if ended and request.META.get(meta_key(header)):
-                _send_header(response, header, "")
-        elif ended and settings.SESSION_COOKIE_NAME in request.COOKIES:
-            response.delete_cookie(
-                settings.SESSION_COOKIE_NAME,
-                path=settings.SESSION_COOKIE_PATH,
-                domain=settings.SESSION_COOKIE_DOMAIN,
-                samesite=settings.SESSION_COOKIE_SAMESITE,
-            )
-            accessed = True
-        if accessed or settings.SESSION_COOKIE_NAME in response.cookies or (header and header in response):
+        if session.is_empty():
+            if getattr(session, "csrf_exempt", False) is True:
+                # The client holds a key that no longer names a session: tell it to drop it.
+                header_key = conf.session_header_meta_key
+                if header_key and request.META.get(header_key):
+                    _send_header(response, conf.SESSION_HEADER or "", "")
+                    vary = True
+            elif conf.session_cookie_name in request.COOKIES:
+                response.delete_cookie(
+                    settings.SESSION_COOKIE_NAME,
+                    path=settings.SESSION_COOKIE_PATH,
+                    domain=settings.SESSION_COOKIE_DOMAIN,
+                    samesite=settings.SESSION_COOKIE_SAMESITE,
+                )
+                vary = True
+        if vary:
+            header = conf.SESSION_HEADER
             patch_vary_headers(response, ("Cookie", header) if header else ("Cookie",))
         return response
 

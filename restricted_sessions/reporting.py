@@ -7,7 +7,6 @@ from typing import Any
 from django.views.debug import SafeExceptionReporterFilter as DjangoSafeExceptionReporterFilter
 
 from restricted_sessions.conf import conf
-from restricted_sessions.keys import meta_key
 
 
 class SafeExceptionReporterFilter(DjangoSafeExceptionReporterFilter):
@@ -23,7 +22,7 @@ class SafeExceptionReporterFilter(DjangoSafeExceptionReporterFilter):
 
     def get_safe_request_meta(self, request: Any) -> dict[str, Any]:
         meta: dict[str, Any] = super().get_safe_request_meta(request)
-        header = conf.SESSION_HEADER
-        if header and meta_key(header) in meta:
-            meta[meta_key(header)] = self.cleansed_substitute
+        key = conf.session_header_meta_key
+        if key and key in meta:
+            meta[key] = self.cleansed_substitute
         return meta

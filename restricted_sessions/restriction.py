@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
-from django.conf import settings
 from django.contrib.auth import SESSION_KEY as AUTH_USER_SESSION_KEY
 from django.contrib.auth import alogout, logout
 from django.contrib.sessions.backends.base import SessionBase
@@ -45,57 +44,95 @@ class RestrictedSessionsMiddleware:
     def __call__(self, request: HttpRequest) -> Any:
         if self.async_mode:
             return self.__acall__(request)
-        session = _session_with_key(request)
-        if session is not None and (not conf.AUTHED_ONLY or AUTH_USER_SESSION_KEY in session):
-            verdict = _check(request, session.get)
-            if verdict.reason is not None and not _is_exempt(request):
-                change = Change(request, session.get, verdict)
-                for receiver, result in session_restricted.send_robust(**change.signal_kwargs()):
-                    _log_receiver_error(receiver, result)
-                if not conf.REPORT_ONLY:
-                    if conf.AUTHED_ONLY:
-                        logout(request)
-                    else:
-                        session.flush()
-                    if not is_redirect_target(request):
-                        return failure_response(request, verdict.reason)
-            elif verdict.updates:
-                session.update(verdict.updates)
+        # Only a request that carries a session key is checked: others cost an attribute lookup.
+        session: SessionBase | None = getattr(request, "session", None)
+        if session is not None and session.session_key is not None:
+            refusal = self._check(request, session)
+            if refusal is not None:
+                return refusal
         response = self.get_response(request)
-        session = _session_to_bind(request, response)
-        if session is not None and (not conf.AUTHED_ONLY or AUTH_USER_SESSION_KEY in session):
-            for key, value in _binding_values(request):
-                session.setdefault(key, value)
+        # Bound only when the response saves the session anyway: no extra write, ever.
+        session = getattr(request, "session", None)
+        if session is not None and (session.modified or conf.save_every_request):
+            self._bind(request, response, session)
         return response
 
     async def __acall__(self, request: HttpRequest) -> Any:
-        session = _session_with_key(request)
-        if session is not None and (not conf.AUTHED_ONLY or await session.ahas_key(AUTH_USER_SESSION_KEY)):
-            stored = {}
-            for key in BINDING_KEYS:
-                value = await session.aget(key, binding.UNBOUND)
-                if value is not binding.UNBOUND:
-                    stored[key] = value
-            verdict = _check(request, stored.get)
-            if verdict.reason is not None and not _is_exempt(request):
-                change = Change(request, stored.get, verdict)
-                for receiver, result in await session_restricted.asend_robust(**change.signal_kwargs()):
-                    _log_receiver_error(receiver, result)
-                if not conf.REPORT_ONLY:
-                    if conf.AUTHED_ONLY:
-                        await alogout(request)
-                    else:
-                        await session.aflush()
-                    if not is_redirect_target(request):
-                        return await afailure_response(request, verdict.reason)
-            elif verdict.updates:
-                await session.aupdate(verdict.updates)
+        session: SessionBase | None = getattr(request, "session", None)
+        if session is not None and session.session_key is not None:
+            refusal = await self._acheck(request, session)
+            if refusal is not None:
+                return refusal
         response = await self.get_response(request)
-        session = _session_to_bind(request, response)
-        if session is not None and (not conf.AUTHED_ONLY or await session.ahas_key(AUTH_USER_SESSION_KEY)):
-            for key, value in _binding_values(request):
-                await session.asetdefault(key, value)
+        session = getattr(request, "session", None)
+        if session is not None and (session.modified or conf.save_every_request):
+            await self._abind(request, response, session)
         return response
+
+    def _check(self, request: HttpRequest, session: SessionBase) -> HttpResponseBase | None:
+        """Compare the request with the binding; end the session and refuse it on a change."""
+        if conf.AUTHED_ONLY and AUTH_USER_SESSION_KEY not in session:
+            return None
+        verdict = _verdict(request, session.get)
+        if verdict.reason is None:
+            if verdict.updates:
+                session.update(verdict.updates)
+            return None
+        if _is_exempt(request):
+            return None
+        change = Change(request, session.get, verdict)
+        for receiver, result in session_restricted.send_robust(**change.signal_kwargs()):
+            _log_receiver_error(receiver, result)
+        if conf.REPORT_ONLY:
+            return None
+        if conf.AUTHED_ONLY:
+            logout(request)
+        else:
+            session.flush()
+        return None if is_redirect_target(request) else failure_response(request, verdict.reason)
+
+    async def _acheck(self, request: HttpRequest, session: SessionBase) -> HttpResponseBase | None:
+        if conf.AUTHED_ONLY and not await session.ahas_key(AUTH_USER_SESSION_KEY):
+            return None
+        stored = {}
+        for key in BINDING_KEYS:
+            value = await session.aget(key, binding.UNBOUND)
+            if value is not binding.UNBOUND:
+                stored[key] = value
+        verdict = _verdict(request, stored.get)
+        if verdict.reason is None:
+            if verdict.updates:
+                await session.aupdate(verdict.updates)
+            return None
+        if _is_exempt(request):
+            return None
+        change = Change(request, stored.get, verdict)
+        for receiver, result in await session_restricted.asend_robust(**change.signal_kwargs()):
+            _log_receiver_error(receiver, result)
+        if conf.REPORT_ONLY:
+            return None
+        if conf.AUTHED_ONLY:
+            await alogout(request)
+        else:
+            await session.aflush()
+        return None if is_redirect_target(request) else await afailure_response(request, verdict.reason)
+
+    def _bind(self, request: HttpRequest, response: HttpResponseBase, session: SessionBase) -> None:
+        """Write the binding into a session that this response saves and that has none yet."""
+        if session.is_empty() or response.status_code >= 500:
+            return
+        if conf.AUTHED_ONLY and AUTH_USER_SESSION_KEY not in session:
+            return
+        for key, value in _binding_values(request):
+            session.setdefault(key, value)
+
+    async def _abind(self, request: HttpRequest, response: HttpResponseBase, session: SessionBase) -> None:
+        if session.is_empty() or response.status_code >= 500:
+            return
+        if conf.AUTHED_ONLY and not await session.ahas_key(AUTH_USER_SESSION_KEY):
+            return
+        for key, value in _binding_values(request):
+            await session.asetdefault(key, value)
 
 
 BINDING_KEYS = (
@@ -106,7 +143,7 @@ BINDING_KEYS = (
 )
 
 
-def _check(request: HttpRequest, stored: Callable[[str, Any], Any]) -> binding.Verdict:
+def _verdict(request: HttpRequest, stored: Callable[[str, Any], Any]) -> binding.Verdict:
     return binding.check(
         conf.policy(),
         stored_ip=stored(binding.IP_SESSION_KEY, binding.UNBOUND),
@@ -115,27 +152,6 @@ def _check(request: HttpRequest, stored: Callable[[str, Any], Any]) -> binding.V
         current_ip=client_ip(request),
         current_ua=request.META.get("HTTP_USER_AGENT"),
     )
-
-
-def _session_with_key(request: HttpRequest) -> SessionBase | None:
-    """The request's session if the client sent a usable key; other requests are left alone."""
-    session = getattr(request, "session", None)
-    if isinstance(session, SessionBase) and session.session_key is not None:
-        return session
-    return None
-
-
-def _session_to_bind(request: HttpRequest, response: HttpResponseBase) -> SessionBase | None:
-    """The session if this response will save it (so binding it costs no extra write)."""
-    session = getattr(request, "session", None)
-    if (
-        isinstance(session, SessionBase)
-        and (session.modified or settings.SESSION_SAVE_EVERY_REQUEST)
-        and not session.is_empty()
-        and response.status_code < 500
-    ):
-        return session
-    return None
 
 
 def _binding_values(request: HttpRequest) -> list[tuple[str, str]]:

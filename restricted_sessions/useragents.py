@@ -21,20 +21,19 @@ _PRODUCT_VERSION = re.compile(r"(/|\brv:)\d[0-9A-Za-z._+-]*")
 _OS_VERSION = re.compile(r"\b(Android|Windows NT|Windows Phone|Mac OS X|OS|CrOS \S+|Linux) \d[\d._]*")
 
 
+@lru_cache(maxsize=1024)
 def _without_versions(user_agent: str) -> str:
     return _OS_VERSION.sub(r"\1", _PRODUCT_VERSION.sub(r"\1", user_agent))
 
 
-# Only short values are cached, so junk cannot fill the cache with large strings.
-_cached_without_versions = lru_cache(maxsize=1024)(_without_versions)
-
-
 def normalise(user_agent: str, mode: str) -> str:
-    """The part of a User-Agent that must stay the same: all of it, or all but versions."""
-    if mode != IGNORE_VERSIONS:
+    """The part of a User-Agent that must stay the same: all of it, or all but versions.
+
+    A User-Agent too long to store as it is counts as opaque: it is compared whole (by digest),
+    so a client cannot make every request run the version patterns over a huge header.
+    """
+    if mode != IGNORE_VERSIONS or len(user_agent) > MAX_STORED_LENGTH:
         return user_agent
-    if len(user_agent) <= MAX_STORED_LENGTH:
-        return _cached_without_versions(user_agent)
     return _without_versions(user_agent)
 
 
