@@ -8,13 +8,19 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core.cache import caches
 from django.http import HttpResponse
+
+if TYPE_CHECKING:
+    # What the test clients return: an HttpResponse with .json() and the request attached.
+    from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse
+else:
+    TestResponse = HttpResponse
 from django.test import AsyncClient as DjangoAsyncClient
 from django.test import Client as DjangoClient
 from django.urls import reverse
@@ -32,7 +38,7 @@ class Client(DjangoClient):
     """Django's Client; ``REMOTE_ADDR=None`` sends a request without any address."""
 
     def _base_environ(self, **request: Any) -> dict[str, Any]:
-        environ: dict[str, Any] = super()._base_environ(**request)
+        environ: dict[str, Any] = super()._base_environ(**request)  # type: ignore[misc]
         if environ.get("REMOTE_ADDR") is None:
             del environ["REMOTE_ADDR"]
         return environ
@@ -45,14 +51,14 @@ class AsyncClient(DjangoAsyncClient):
     127.0.0.1; this sets it per request.
     """
 
-    def generic(self, method: str, path: str, *args: Any, **extra: Any) -> Any:
+    def generic(self, method: str, path: str, *args: Any, **extra: Any) -> Any:  # type: ignore[override]
         if "REMOTE_ADDR" in extra:
             address = extra.pop("REMOTE_ADDR")
             extra["X_TEST_REMOTE_ADDR"] = _NO_ADDRESS if address is None else address
         return super().generic(method, path, *args, **extra)
 
     def _base_scope(self, **request: Any) -> dict[str, Any]:
-        scope: dict[str, Any] = super()._base_scope(**request)
+        scope: dict[str, Any] = super()._base_scope(**request)  # type: ignore[misc]
         headers = []
         for name, value in scope["headers"]:
             if name != _ADDRESS_HEADER:
@@ -88,10 +94,10 @@ class Http:
     def url(self, name: str) -> str:
         return reverse(f"{self.mode}:{name}")
 
-    def get(self, name: str, data: Any = None, **kwargs: Any) -> HttpResponse:
+    def get(self, name: str, data: Any = None, **kwargs: Any) -> TestResponse:
         return self.request("get", name, data, **kwargs)
 
-    def post(self, name: str, data: Any = None, **kwargs: Any) -> HttpResponse:
+    def post(self, name: str, data: Any = None, **kwargs: Any) -> TestResponse:
         return self.request("post", name, data, **kwargs)
 
     def request(
@@ -105,7 +111,7 @@ class Http:
         key: str | None = None,
         headers: dict[str, str] | None = None,
         **extra: Any,
-    ) -> HttpResponse:
+    ) -> TestResponse:
         all_headers = dict(headers or {})
         if ua is not None:
             all_headers["User-Agent"] = ua
@@ -118,7 +124,7 @@ class Http:
         args = (path, data) if data is not None else (path,)
         kwargs = {"headers": all_headers, "REMOTE_ADDR": ip, **extra}
         if self.is_async:
-            response: HttpResponse = async_to_sync(call)(*args, **kwargs)
+            response: TestResponse = async_to_sync(call)(*args, **kwargs)
         else:
             response = call(*args, **kwargs)
         if not self.keeps_cookies:
@@ -220,13 +226,13 @@ def start_header_session(http: Http, value: str = "x", **kwargs: Any) -> str:
     return key
 
 
-def login(http: Http, username: str = "alice", **kwargs: Any) -> HttpResponse:
+def login(http: Http, username: str = "alice", **kwargs: Any) -> TestResponse:
     response = http.post("login", {"username": username}, **kwargs)
     assert response.status_code == 200
     return response
 
 
-def data_of(response: HttpResponse) -> dict[str, Any]:
+def data_of(response: TestResponse) -> dict[str, Any]:
     """The session data a ``read`` view saw."""
     assert response.status_code == 200
     return dict(response.json()["data"])

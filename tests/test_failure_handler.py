@@ -219,7 +219,7 @@ def test_a_client_following_redirects_ends_on_the_target(http: Http) -> None:
 
     assert response.status_code == 200
     assert response.content == b"landing"
-    assert [status for _, status in response.redirect_chain] == [302]  # type: ignore[attr-defined]
+    assert [status for _, status in response.redirect_chain] == [302]
     assert stored(key) == {}
 
 
