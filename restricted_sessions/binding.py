@@ -1,49 +1,183 @@
-"""The binding of a session to its client: what is stored, and whether a request still matches.
+"""The binding of a session to its client, and the one decision about each request.
 
-Pure code: a ``Policy`` holds the prepared settings, the functions take plain values, and nothing
-here sees a request, a session or ``django.conf.settings``.
+Pure code: a ``Policy`` holds the prepared settings, ``decide()`` compares what a request presents
+with what its session stores, and nothing here sees a request, a session or Django's settings.
+
+Stored forms. Since 1.1 a binding is one short string under ``BINDING_SESSION_KEY``::
+
+    "1|<ip>|<ip2>|<ua>"
+
+``ip``/``ip2`` (``ip2``: the other address family, with DUAL_STACK) are an address (``10.0.0.1``),
+``?`` (bound while the address was unreadable: never matches) or ``#4``/``#6`` and a keyed digest
+(STORE="hashed"); ``ua`` is ``~`` and a SHA-256 digest of the normalised User-Agent, or ``#`` and a
+keyed digest. Digests are the first 128 bits, base64url. An empty field is a part not bound. The
+keys of 1.0 and of django-restricted-sessions 0.4 (``IP_SESSION_KEY``...) are still read; they are
+rewritten in the compact form when the session is saved anyway.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import partial
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from functools import lru_cache
 from typing import Any
 
 from django.utils.crypto import salted_hmac
 
 from restricted_sessions.addresses import IPAddress, Networks, network_identity, parse_ip
-from restricted_sessions.useragents import DIGEST_PREFIX, EXACT, bounded, normalise
+from restricted_sessions.useragents import DIGEST_PREFIX, EXACT, MAX_STORED_LENGTH, bounded, normalise
 
-# The session keys of django-restricted-sessions 0.4, kept so that its sessions keep validating.
+__all__ = [
+    "BINDING_SESSION_KEY",
+    "IP2_SESSION_KEY",
+    "IP_SESSION_KEY",
+    "LEGACY_SESSION_KEYS",
+    "MATCH",
+    "REASON_IP",
+    "REASON_UA",
+    "UNBOUND",
+    "Binding",
+    "Outcome",
+    "Policy",
+    "Presented",
+    "UA_SESSION_KEY",
+    "decide",
+]
+
+#: The session key of the binding (1.1 and later).
+BINDING_SESSION_KEY = "_restrictedsessions"
+# The session keys of django-restricted-sessions 0.4 and of 1.0, still read.
 IP_SESSION_KEY = "_restrictedsessions_ip"
 UA_SESSION_KEY = "_restrictedsessions_ua"
-# With DUAL_STACK: the address of the other IP family, bound on its first use.
 IP2_SESSION_KEY = "_restrictedsessions_ip2"
-
-#: Stored values of the hashed store start with this.
-HMAC_PREFIX = "$hmac$"
+LEGACY_SESSION_KEYS = (IP_SESSION_KEY, IP2_SESSION_KEY, UA_SESSION_KEY)
 
 #: Which part of the binding changed.
 REASON_IP = "ip"
 REASON_UA = "ua"
 
+#: Marks a part of the binding that the session does not hold.
+UNBOUND: Any = type("Unbound", (), {"__repr__": lambda self: "UNBOUND"})()
+
+FORMAT_VERSION = "1"
+SEPARATOR = "|"
+#: A stored part that no request matches (an address that was unreadable when bound).
+NEVER = "?"
+HASHED_MARK = "#"
+UA_DIGEST_MARK = "~"
+# 1.0's hashed forms: "$hmac$4$<hex>" for an address, "$hmac$<hex>" for a User-Agent.
+LEGACY_HMAC_PREFIX = "$hmac$"
+# A compact binding is short; anything longer is not one of ours and never parsed.
+MAX_BINDING_LENGTH = 200
 # How many hashed forms a policy remembers before it starts afresh.
 MEMO_SIZE = 4096
-
-#: Marks a part of the binding that the session does not hold.
-UNBOUND: Any = object()
+DIGEST_BYTES = 16
 
 
-def _prefixed_hmac(purpose: str, value: str, secret: str) -> str:
-    return HMAC_PREFIX + _hmac(purpose, value, secret)
+def _b64(digest: bytes) -> str:
+    return base64.urlsafe_b64encode(digest[:DIGEST_BYTES]).rstrip(b"=").decode("ascii")
 
 
-def _hmac(purpose: str, value: str, secret: str) -> str:
-    # surrogatepass: like bounded(), accept any str, not only what WSGI and ASGI can deliver.
+def _hmac(purpose: str, value: str, secret: str) -> bytes:
+    # The salts and messages are those of 1.0, so that its hashed values convert (pinned by tests).
+    # surrogatepass: accept any str, not only what WSGI and ASGI can deliver.
     data = value.encode("utf-8", "surrogatepass")
-    return salted_hmac(f"restricted_sessions.{purpose}", data, secret=secret, algorithm="sha256").hexdigest()
+    return salted_hmac(f"restricted_sessions.{purpose}", data, secret=secret, algorithm="sha256").digest()
+
+
+def _ua_digest(key: str) -> str:
+    """``~`` and the digest of a normalised User-Agent (1.0's ``$sha256$`` form, shortened)."""
+    # Only short values are remembered, so junk cannot fill the cache with large strings.
+    return _short_ua_digest(key) if len(key) <= MAX_STORED_LENGTH else _compute_ua_digest(key)
+
+
+def _compute_ua_digest(key: str) -> str:
+    return UA_DIGEST_MARK + _b64(hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest())
+
+
+_short_ua_digest = lru_cache(maxsize=1024)(_compute_ua_digest)
+
+
+class Match(Enum):
+    """How a stored part compares with the request."""
+
+    NO = 0
+    YES = 1
+    #: Matches only through a key of SECRET_KEY_FALLBACKS: rewrite it with SECRET_KEY now.
+    STALE = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Presented:
+    """What a request presents about its client."""
+
+    #: The client address (normalised), or None when it is not a readable IP address.
+    ip: IPAddress | None
+    #: The User-Agent header, or None when the request sent none.
+    user_agent: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """What a session stores about its client: each part a stored form, or ``UNBOUND``."""
+
+    ip: object = UNBOUND
+    ip2: object = UNBOUND
+    ua: object = UNBOUND
+    #: True when read from the keys of 1.0 / 0.4, which the next save rewrites.
+    legacy: bool = False
+
+    @property
+    def is_empty(self) -> bool:
+        return self.ip is UNBOUND and self.ip2 is UNBOUND and self.ua is UNBOUND
+
+    def encode(self) -> str:
+        """The compact stored form. Every part must already be a compact token."""
+        parts = ("" if part is UNBOUND else str(part) for part in (self.ip, self.ip2, self.ua))
+        return SEPARATOR.join((FORMAT_VERSION, *parts))
+
+
+EMPTY = Binding()
+
+
+@lru_cache(maxsize=4096)
+def _parse(value: str) -> Binding:
+    fields = value.split(SEPARATOR)
+    if len(fields) != 4 or fields[0] != FORMAT_VERSION:
+        # Not a binding this version wrote: bound to nothing that can match.
+        return Binding(ip=NEVER, ua=NEVER)
+    ip, ip2, ua = (field_ or UNBOUND for field_ in fields[1:])
+    return Binding(ip, ip2, ua)
+
+
+def parse(value: object) -> Binding:
+    """The binding a stored compact value holds; a value of any other shape matches nothing."""
+    if not isinstance(value, str) or len(value) > MAX_BINDING_LENGTH:
+        return Binding(ip=NEVER, ua=NEVER)
+    return _parse(value)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The decision about one request: a match, or the part that changed."""
+
+    #: ``REASON_IP`` or ``REASON_UA`` when a bound part changed; None when the request matches.
+    reason: str | None = None
+    #: The stored form of the part that changed.
+    stored: object = None
+    #: What the request presented for it: the address or User-Agent as text, or None.
+    current: str | None = None
+    #: A binding to save now (a second address family bound on first use, or a part that matched
+    #: only through SECRET_KEY_FALLBACKS), or None.
+    save: Binding | None = None
+
+
+#: The usual outcome, shared: the request matches and nothing is written.
+MATCH = Outcome()
 
 
 @dataclass(frozen=True)
@@ -60,137 +194,214 @@ class Policy:
     hashed: bool = False
     #: SECRET_KEY first, then SECRET_KEY_FALLBACKS: hashed values made with an old key still match.
     secrets: tuple[str, ...] = field(default=("",), repr=False)
-    #: Hashed forms already computed, per address or User-Agent and secret (bounded).
-    _hashed: dict[tuple[object, str], str] = field(default_factory=dict, compare=False, repr=False)
+    #: Hashed forms already computed, per (purpose, value, secret) (bounded).
+    _memo: dict[tuple[str, object, str], bytes] = field(default_factory=dict, compare=False, repr=False)
 
-    def _remember(self, value: object, secret: str, compute: Callable[[], str]) -> str:
+    def _keyed(self, purpose: str, value: str, secret: str, memo_key: object) -> bytes:
         try:
-            return self._hashed[value, secret]
+            return self._memo[purpose, memo_key, secret]
         except KeyError:
-            if len(self._hashed) >= MEMO_SIZE:
-                self._hashed.clear()
-            hashed = self._hashed[value, secret] = compute()
-            return hashed
+            if len(self._memo) >= MEMO_SIZE:
+                self._memo.clear()
+            digest = self._memo[purpose, memo_key, secret] = _hmac(purpose, value, secret)
+            return digest
+
+    def _identity(self, address: IPAddress) -> str:
+        return network_identity(address, self.ipv4_length, self.ipv6_length, self.exempt_networks)
+
+    def _ip_hmac(self, address: IPAddress, secret: str) -> bytes:
+        return self._keyed("ip", self._identity(address), secret, address)
+
+    def _ua_key(self, user_agent: str | None) -> str:
+        return normalise(user_agent or "", self.ua_match)
+
+    def _ua_hmac(self, user_agent: str | None, secret: str) -> bytes:
+        message = bounded(self._ua_key(user_agent))
+        # Only short values are remembered, so junk cannot fill the memo with large strings.
+        if user_agent is not None and len(user_agent) > MAX_STORED_LENGTH:
+            return _hmac("ua", message, secret)
+        return self._keyed("ua", message, secret, user_agent)
 
     # What is stored ---------------------------------------------------------------------
 
-    def ip_value(self, address: IPAddress | None) -> str:
-        """The stored form of an address (``""`` for an unreadable one, which never matches)."""
+    def ip_token(self, address: IPAddress | None) -> str:
+        """The stored form of an address (``?`` for an unreadable one, which never matches)."""
         if address is None:
-            return ""
+            return NEVER
         if not self.hashed:
             return str(address)
-        return self._ip_hmac(address, self.secrets[0])
+        return f"{HASHED_MARK}{address.version}{_b64(self._ip_hmac(address, self.secrets[0]))}"
 
-    def ua_value(self, user_agent: str | None) -> str:
-        """The stored form of a User-Agent: bounded in size whatever the client sends."""
-        key = normalise(user_agent or "", self.ua_match)
-        return self._ua_hmac(user_agent or "", key, self.secrets[0]) if self.hashed else bounded(key)
+    def ua_token(self, user_agent: str | None) -> str:
+        """The stored form of a User-Agent (None and ``""``: bound to sending none)."""
+        if self.hashed:
+            return HASHED_MARK + _b64(self._ua_hmac(user_agent, self.secrets[0]))
+        return _ua_digest(self._ua_key(user_agent))
 
-    def _ua_hmac(self, user_agent: str, key: str, secret: str) -> str:
-        compute = partial(_prefixed_hmac, "ua", bounded(key), secret)
-        # Only short values are remembered, so junk cannot fill the memo with large strings.
-        return self._remember(user_agent, secret, compute) if len(user_agent) <= 512 else compute()
+    def new_binding(self, presented: Presented) -> Binding:
+        """The binding for a session that holds none, from the request that first saves it."""
+        return Binding(
+            ip=self.ip_token(presented.ip) if self.restrict_ip else UNBOUND,
+            ua=self.ua_token(presented.user_agent) if self.restrict_ua else UNBOUND,
+        )
 
-    def _ip_hmac(self, address: IPAddress, secret: str) -> str:
-        identity = network_identity(address, self.ipv4_length, self.ipv6_length, self.exempt_networks)
-        # The family stays readable, for DUAL_STACK.
-        return f"{HMAC_PREFIX}{address.version}${_hmac('ip', identity, secret)}"
+    def read(self, get: Callable[[str, Any], Any]) -> Binding:
+        """The binding a session holds, from its ``get(key, default)``, in the compact form.
+
+        The keys of 1.0 and 0.4 are converted as they are read (their digests are the same HMACs
+        and SHA-256 digests, shortened), so the rest of the library knows one form only.
+        """
+        value = get(BINDING_SESSION_KEY, UNBOUND)
+        if value is not UNBOUND:
+            return parse(value)
+        ip, ip2, ua = (get(key, UNBOUND) for key in LEGACY_SESSION_KEYS)
+        if ip is UNBOUND and ip2 is UNBOUND and ua is UNBOUND:
+            return EMPTY
+        # 0.4 stored None for a request without a User-Agent.
+        ua = "" if ua is None else ua
+        return Binding(_legacy_ip(ip), _legacy_ip(ip2), _legacy_ua(ua, self.ua_match), legacy=True)
+
+    def to_save(self, binding: Binding, presented: Presented) -> Binding | None:
+        """The binding to write when a session that matched ``presented`` is saved anyway.
+
+        Binds the parts the settings restrict but the session does not hold yet, and rewrites
+        the parts stored in the other STORE mode (the request matched every bound part, so its
+        own values are an equivalent binding) and bindings read from 1.0's keys. None when the
+        stored binding is already current.
+        """
+        ip, ip2, ua = binding.ip, binding.ip2, binding.ua
+        current = presented.ip
+        if self.restrict_ip:
+            if ip is UNBOUND:
+                ip = self.ip_token(current)
+            elif current is not None and _family(ip) == current.version and not self._is_current_form(ip):
+                ip = self.ip_token(current)
+            elif current is not None and _family(ip2) == current.version and not self._is_current_form(ip2):
+                ip2 = self.ip_token(current)
+        if self.restrict_ua and (ua is UNBOUND or not self._is_current_form(ua)):
+            ua = self.ua_token(presented.user_agent)
+        new = Binding(ip, ip2, ua)
+        return None if new == binding or new.is_empty else new
+
+    def _is_current_form(self, stored: object) -> bool:
+        return isinstance(stored, str) and (stored.startswith(HASHED_MARK) == self.hashed or stored == NEVER)
 
     # Whether a request matches ----------------------------------------------------------
 
-    def ip_matches(self, stored: object, current: IPAddress | None) -> bool:
-        """True when ``current`` is in the stored address's network. Unreadable never matches."""
+    def match_ip(self, stored: object, current: IPAddress | None) -> Match:
+        """Whether ``current`` is in the stored address's network. Unreadable never matches."""
         if current is None or not isinstance(stored, str):
-            return False
-        if stored.startswith(HMAC_PREFIX):
-            return any(
-                stored == self._remember(current, secret, partial(self._ip_hmac, current, secret))
-                for secret in self.secrets
-            )
+            return Match.NO
+        if stored.startswith(HASHED_MARK):
+            if stored[1:2] != str(current.version):
+                return Match.NO
+            digest = stored[2:]
+            return self._secret_match(lambda secret: _b64(self._ip_hmac(current, secret)) == digest)
         stored_ip = parse_ip(stored)
         if stored_ip is None:
-            return False
-        if stored_ip == current:
-            return True
-        return network_identity(
-            stored_ip, self.ipv4_length, self.ipv6_length, self.exempt_networks
-        ) == network_identity(current, self.ipv4_length, self.ipv6_length, self.exempt_networks)
+            return Match.NO
+        if stored_ip == current or self._identity(stored_ip) == self._identity(current):
+            return Match.YES
+        return Match.NO
 
-    def ua_matches(self, stored: object, current: str | None) -> bool:
-        """True when the request's User-Agent is the bound one. A missing one never matches."""
-        if not current or not isinstance(stored, str):
-            return False
-        key = normalise(current, self.ua_match)
-        if stored.startswith(HMAC_PREFIX):
-            return any(stored == self._ua_hmac(current, key, secret) for secret in self.secrets)
-        if stored == bounded(key):
-            return True
-        # A value stored as it was (by 0.4, or under another UA_MATCH): compare it normalised.
-        return not stored.startswith(DIGEST_PREFIX) and normalise(stored, self.ua_match) == key
+    def match_ua(self, stored: object, current: str | None) -> Match:
+        """Whether the request's User-Agent is the bound one; a missing one is ``""``."""
+        if not isinstance(stored, str):
+            return Match.NO
+        if stored.startswith(HASHED_MARK):
+            digest = stored[1:]
+            return self._secret_match(lambda secret: _b64(self._ua_hmac(current, secret)) == digest)
+        if stored.startswith(UA_DIGEST_MARK) and hmac.compare_digest(stored, _ua_digest(self._ua_key(current))):
+            return Match.YES
+        return Match.NO
 
-    def is_current_form(self, stored: object) -> bool:
-        """False for a value stored by the other STORE mode, which a valid request upgrades."""
-        return isinstance(stored, str) and stored.startswith(HMAC_PREFIX) == self.hashed
+    def _secret_match(self, matches: Callable[[str], bool]) -> Match:
+        for index, secret in enumerate(self.secrets):
+            if matches(secret):
+                return Match.YES if index == 0 else Match.STALE
+        return Match.NO
 
 
-def ip_family(stored: object) -> int | None:
-    """The IP version of a stored address value, raw or hashed."""
+def _legacy_ip(stored: object) -> object:
+    """An address part of 1.0 or 0.4 in the compact form: ``$hmac$4$<hex>`` shortened."""
+    if stored is UNBOUND:
+        return UNBOUND
+    if not isinstance(stored, str):
+        return NEVER
+    if stored.startswith(LEGACY_HMAC_PREFIX):
+        family, _, hexdigest = stored[len(LEGACY_HMAC_PREFIX) :].partition("$")
+        digest = _from_hex(hexdigest)
+        return NEVER if family not in ("4", "6") or digest is None else f"{HASHED_MARK}{family}{_b64(digest)}"
+    address = parse_ip(stored)
+    return NEVER if address is None else str(address)
+
+
+def _legacy_ua(stored: object, mode: str) -> object:
+    """A User-Agent part of 1.0 or 0.4 in the compact form."""
+    if stored is UNBOUND:
+        return UNBOUND
+    if not isinstance(stored, str):
+        return NEVER
+    if stored.startswith((LEGACY_HMAC_PREFIX, DIGEST_PREFIX)):
+        hashed = stored.startswith(LEGACY_HMAC_PREFIX)
+        digest = _from_hex(stored[len(LEGACY_HMAC_PREFIX if hashed else DIGEST_PREFIX) :])
+        if digest is None:
+            return NEVER
+        return (HASHED_MARK if hashed else UA_DIGEST_MARK) + _b64(digest)
+    # A User-Agent stored as it was: the digest of its normalised form, as requests are compared.
+    return _ua_digest(normalise(stored, mode))
+
+
+def _from_hex(value: str) -> bytes | None:
+    try:
+        digest = bytes.fromhex(value)
+    except ValueError:
+        return None
+    return digest if len(digest) == hashlib.sha256().digest_size else None
+
+
+def _family(stored: object) -> int | None:
+    """The IP version of a stored address part."""
     if not isinstance(stored, str):
         return None
-    if stored.startswith(HMAC_PREFIX):
-        family = stored[len(HMAC_PREFIX) : len(HMAC_PREFIX) + 1]
-        return int(family) if family in ("4", "6") else None
+    if stored.startswith(HASHED_MARK):
+        marker = stored[1:2]
+        return int(marker) if marker in ("4", "6") else None
     address = parse_ip(stored)
     return None if address is None else address.version
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """The outcome of a check: the changed part (or None) and the session values to write."""
+def decide(policy: Policy, binding: Binding, presented: Presented, *, bind_other_family: bool = True) -> Outcome:
+    """Compare what a request presents with its session's binding.
 
-    reason: str | None = None
-    #: The session key of the bound value that no longer matches.
-    key: str | None = None
-    updates: dict[str, str] = field(default_factory=dict)
-
-
-#: The usual outcome, shared: the request matches and nothing is written.
-MATCH = Verdict()
-
-
-def check(
-    policy: Policy,
-    *,
-    stored_ip: object,
-    stored_ip2: object,
-    stored_ua: object,
-    current_ip: IPAddress | None,
-    current_ua: str | None,
-) -> Verdict:
-    """Compare a request with a session's binding. ``UNBOUND`` marks a part not stored."""
-    updates: dict[str, str] = {}
-    if policy.restrict_ip and stored_ip is not UNBOUND:
-        key, stored = IP_SESSION_KEY, stored_ip
-        matches = policy.ip_matches(stored, current_ip)
+    With DUAL_STACK an address of the other family than the bound one is compared with the second
+    bound address; while there is none, it is bound on first use (``Outcome.save``) unless
+    ``bind_other_family`` is False (a WebSocket ticket checks both families strictly).
+    """
+    save: Binding | None = None
+    if policy.restrict_ip and binding.ip is not UNBOUND:
+        stored, part = binding.ip, "ip"
+        found = policy.match_ip(stored, presented.ip)
         if (
-            not matches
+            found is Match.NO
             and policy.dual_stack
-            and current_ip is not None
-            and ip_family(stored_ip) not in (None, current_ip.version)
+            and presented.ip is not None
+            and _family(binding.ip) not in (None, presented.ip.version)
         ):
-            # The other family of a dual-stack client: bound on its first use.
-            key, stored = IP2_SESSION_KEY, stored_ip2
-            if stored is UNBOUND:
-                stored = updates[key] = policy.ip_value(current_ip)
-            matches = policy.ip_matches(stored, current_ip)
-        if not matches:
-            return Verdict(REASON_IP, key)
-        if not policy.is_current_form(stored):
-            updates[key] = policy.ip_value(current_ip)
-    if policy.restrict_ua and stored_ua is not UNBOUND:
-        if not policy.ua_matches(stored_ua, current_ua):
-            return Verdict(REASON_UA, UA_SESSION_KEY)
-        if not policy.is_current_form(stored_ua):
-            updates[UA_SESSION_KEY] = policy.ua_value(current_ua)
-    return Verdict(updates=updates) if updates else MATCH
+            stored, part = binding.ip2, "ip2"
+            if stored is UNBOUND and bind_other_family:
+                found = Match.STALE
+            else:
+                found = policy.match_ip(stored, presented.ip)
+        if found is Match.NO:
+            current = None if presented.ip is None else str(presented.ip)
+            return Outcome(REASON_IP, None if stored is UNBOUND else stored, current)
+        if found is Match.STALE:
+            save = replace(binding, **{part: policy.ip_token(presented.ip)})
+    if policy.restrict_ua and binding.ua is not UNBOUND:
+        found = policy.match_ua(binding.ua, presented.user_agent)
+        if found is Match.NO:
+            return Outcome(REASON_UA, binding.ua, presented.user_agent)
+        if found is Match.STALE:
+            save = replace(save or binding, ua=policy.ua_token(presented.user_agent))
+    return MATCH if save is None else Outcome(save=replace(save, legacy=False))

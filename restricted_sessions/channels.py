@@ -12,7 +12,6 @@ middleware, so without this a stolen session key opens a WebSocket from anywhere
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from importlib import import_module
 from typing import Any
@@ -20,16 +19,13 @@ from urllib.parse import parse_qs
 
 from channels.auth import AuthMiddlewareStack, get_user, logout  # type: ignore[import-untyped]
 from django.conf import settings
-from django.contrib.auth import SESSION_KEY as AUTH_USER_SESSION_KEY
 from django.contrib.sessions.backends.base import SessionBase
 from django.http import HttpRequest
 from django.utils.functional import LazyObject
 
-from restricted_sessions import binding
+from restricted_sessions import enforcement
 from restricted_sessions.checks import raise_on_misconfiguration
-from restricted_sessions.conf import conf
-from restricted_sessions.events import Change, client_ip
-from restricted_sessions.signals import session_restricted
+from restricted_sessions.conf import get_config
 from restricted_sessions.tickets import TICKET_PARAMETER, aissue_ticket, aredeem_ticket, issue_ticket, ticket_view
 
 __all__ = [
@@ -37,6 +33,7 @@ __all__ = [
     "CLOSE_TICKET_REFUSED",
     "RestrictedAuthMiddlewareStack",
     "RestrictedSessionsMiddleware",
+    "WebSocketRestrictionMiddleware",
     "aissue_ticket",
     "handshake_request",
     "issue_ticket",
@@ -54,16 +51,11 @@ CLOSE_RESTRICTED = 4403
 #: The close code of a handshake refused because its ``?ticket=`` is forged, expired, used or moved.
 CLOSE_TICKET_REFUSED = 4401
 
-logger = logging.getLogger("restricted_sessions")
-
-_BINDING_KEYS = (binding.IP_SESSION_KEY, binding.IP2_SESSION_KEY, binding.UA_SESSION_KEY, AUTH_USER_SESSION_KEY)
-
-
-class RestrictedSessionsMiddleware:
+class WebSocketRestrictionMiddleware:
     """Check a WebSocket's session against its binding before the consumer sees the connection.
 
     Goes inside Channels' ``SessionMiddleware`` (and ``AuthMiddleware``), for example
-    ``AuthMiddlewareStack(RestrictedSessionsMiddleware(inner))``. On ``websocket`` scopes it
+    ``AuthMiddlewareStack(WebSocketRestrictionMiddleware(inner))``. On ``websocket`` scopes it
     applies the rules and settings of the HTTP middleware; when the IP address or User-Agent
     changed it flushes the session (with AUTHED_ONLY: logs the user out) and refuses the
     handshake: the server answers HTTP 403, and ``WebsocketCommunicator.connect()`` returns
@@ -80,8 +72,8 @@ class RestrictedSessionsMiddleware:
             return await self.inner(scope, receive, send)
         if "session" not in scope:
             raise ValueError(
-                "RestrictedSessionsMiddleware found no session in the scope: wrap it in Channels' "
-                "SessionMiddleware, e.g. AuthMiddlewareStack(RestrictedSessionsMiddleware(inner)), "
+                "WebSocketRestrictionMiddleware found no session in the scope: wrap it in Channels' "
+                "SessionMiddleware, e.g. AuthMiddlewareStack(WebSocketRestrictionMiddleware(inner)), "
                 "or use RestrictedAuthMiddlewareStack(inner)."
             )
         scope = dict(scope)
@@ -101,47 +93,39 @@ class RestrictedSessionsMiddleware:
     async def check(self, scope: Scope, request: HttpRequest) -> int | None:
         """The close code to refuse the connection with, or None to let it through."""
         session: SessionBase = scope["session"]
-        if session.session_key is None:
+        config = get_config()
+        examination = await enforcement.aexamine(request, session, config)
+        if examination is None:
             return None
-        if conf.AUTHED_ONLY and not await session.ahas_key(AUTH_USER_SESSION_KEY):
+        if examination.outcome.save is not None:
+            # No HTTP response will save it: what the check binds (a second address family, a
+            # rewrite after a SECRET_KEY rotation) is persisted here.
+            await session.asave()
+        if examination.outcome.reason is None and not examination.refused_before:
             return None
-        stored = {key: await session.aget(key, binding.UNBOUND) for key in _BINDING_KEYS}
-        verdict = binding.check(
-            conf.policy(),
-            stored_ip=stored[binding.IP_SESSION_KEY],
-            stored_ip2=stored[binding.IP2_SESSION_KEY],
-            stored_ua=stored[binding.UA_SESSION_KEY],
-            current_ip=client_ip(request),
-            current_ua=request.META.get("HTTP_USER_AGENT"),
-        )
-        # verdict.updates (a second dual-stack family, a raw binding to hash) are left to the next
-        # HTTP request: a WebSocket never writes the session.
-        if verdict.reason is None:
-            return None
-        change = Change(request, stored.get, verdict)
-        kwargs = {**change.signal_kwargs(), "sender": type(self), "scope": scope}
-        for receiver, result in await session_restricted.asend_robust(**kwargs):
-            if isinstance(result, Exception):
-                logger.error(
-                    "A session_restricted receiver (%r) raised; the session is handled anyway.",
-                    receiver,
-                    exc_info=result,
-                )
-        if conf.REPORT_ONLY:
-            return None
-        if conf.AUTHED_ONLY and "user" in scope:
-            await logout(scope)
-        else:
-            await session.aflush()
+        if not examination.refused_before:
+            await enforcement.areport(request, examination, config, sender=type(self), scope=scope)
+            if config.report_only:
+                return None
+            await enforcement.aremember_refused(session, config)
+            if examination.user_id is not None and "user" in scope:
+                await logout(scope)
+            else:
+                await session.aflush()
         return CLOSE_RESTRICTED
 
 
+#: The 1.0 name of :class:`WebSocketRestrictionMiddleware`, kept so that imports keep working; it
+#: collided with the HTTP middleware's name.
+RestrictedSessionsMiddleware = WebSocketRestrictionMiddleware
+
+
 def RestrictedAuthMiddlewareStack(inner: ASGIApp) -> ASGIApp:
-    """Channels' ``AuthMiddlewareStack`` with :class:`RestrictedSessionsMiddleware` inside it.
+    """Channels' ``AuthMiddlewareStack`` with :class:`WebSocketRestrictionMiddleware` inside it.
 
     Named like Channels' stack, which it replaces.
     """
-    return AuthMiddlewareStack(RestrictedSessionsMiddleware(inner))  # type: ignore[no-any-return]
+    return AuthMiddlewareStack(WebSocketRestrictionMiddleware(inner))  # type: ignore[no-any-return]
 
 
 def handshake_request(scope: Scope) -> HttpRequest:

@@ -1,156 +1,123 @@
-"""Validation of the settings and the MIDDLEWARE order, as Django system checks.
+"""Django system checks: the settings (``conf.problems``) and the MIDDLEWARE order.
 
-The same functions run when the middleware is built, so a misconfiguration stops start-up with
-``ImproperlyConfigured`` instead of surfacing at request time.
+Registered by ``RestrictedSessionsConfig.ready()``. The settings checks read the same validation
+that stops start-up when ``get_config()`` is first built, so the two never disagree. Middleware
+classes are resolved with ``import_string`` and compared with ``issubclass``: subclasses count.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
 from django.apps import apps
 from django.conf import settings
-from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
 from django.core.checks import CheckMessage, Error, Warning
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 
-from restricted_sessions.addresses import parse_networks
-from restricted_sessions.conf import PREFIX, conf
-from restricted_sessions.useragents import MATCH_MODES
+from restricted_sessions.conf import PREFIX, problems, raw_settings
 
-STORE_MODES = ("raw", "hashed")
+__all__ = ["check_middleware", "check_redirect_view", "check_settings", "raise_on_misconfiguration"]
 
-HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+DJANGO_SESSION_MIDDLEWARE = "django.contrib.sessions.middleware.SessionMiddleware"
+SESSION_MIDDLEWARE = "restricted_sessions.middleware.SessionMiddleware"
 RESTRICTION_MIDDLEWARE = "restricted_sessions.middleware.RestrictedSessionsMiddleware"
-
-
-def _is_bool(value: Any) -> bool:
-    return isinstance(value, bool)
-
-
-def _is_int_in(value: Any, low: int, high: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
-
-
-def _error(name: str, problem: str, hint: str, check_id: str) -> Error:
-    return Error(f"{PREFIX}{name} {problem}.", hint=hint, id=check_id)
+SIGNED_COOKIES_ENGINE = "django.contrib.sessions.backends.signed_cookies"
 
 
 def check_settings(**kwargs: Any) -> list[CheckMessage]:
     """Report every ``RESTRICTEDSESSIONS_*`` setting whose value cannot work."""
-    errors: list[CheckMessage] = []
-    for name in ("RESTRICT_IP", "RESTRICT_UA", "AUTHED_ONLY", "DUAL_STACK", "REPORT_ONLY"):
-        if not _is_bool(getattr(conf, name)):
-            problem = f"must be True or False, not {getattr(conf, name)!r}"
-            errors.append(_error(name, problem, "Set it to a boolean.", "restricted_sessions.E001"))
-    if not _is_int_in(conf.IPV4_LENGTH, 0, 32):
-        problem = f"must be an integer from 0 to 32, not {conf.IPV4_LENGTH!r}"
-        hint = "Use 32 to bind to the exact IPv4 address, 24 for its /24 network."
-        errors.append(_error("IPV4_LENGTH", problem, hint, "restricted_sessions.E002"))
-    if not _is_int_in(conf.IPV6_LENGTH, 0, 128):
-        problem = f"must be an integer from 0 to 128, not {conf.IPV6_LENGTH!r}"
-        hint = "Use 64 (the default) to bind to the client's /64 network."
-        errors.append(_error("IPV6_LENGTH", problem, hint, "restricted_sessions.E003"))
-    if not _is_int_in(conf.FAILURE_STATUS, 100, 599):
-        problem = f"must be an HTTP status code from 100 to 599, not {conf.FAILURE_STATUS!r}"
-        hint = "Use 400 (the default), 401 or 403."
-        errors.append(_error("FAILURE_STATUS", problem, hint, "restricted_sessions.E004"))
-    redirect_view = conf.REDIRECT_VIEW
-    if redirect_view is not None and not (isinstance(redirect_view, str) and redirect_view):
-        problem = f"must be a URL name or None, not {redirect_view!r}"
-        hint = "Name a URL pattern, for example 'login'."
-        errors.append(_error("REDIRECT_VIEW", problem, hint, "restricted_sessions.E005"))
-    remote_addr_key = conf.REMOTE_ADDR_KEY
-    if not (isinstance(remote_addr_key, str) and remote_addr_key):
-        problem = f"must name a request.META key, not {remote_addr_key!r}"
-        hint = "Use 'REMOTE_ADDR' (the default) or, behind a proxy, 'HTTP_X_FORWARDED_FOR'."
-        errors.append(_error("REMOTE_ADDR_KEY", problem, hint, "restricted_sessions.E006"))
-    elif remote_addr_key != "REMOTE_ADDR" and not conf.TRUSTED_PROXIES:
-        errors.append(
+    values = raw_settings()
+    messages: list[CheckMessage] = [
+        (Error if problem.serious else Warning)(problem.message, hint=problem.hint, id=problem.id)
+        for problem in problems(values)
+    ]
+    if values["DUAL_STACK"] is True and settings.SESSION_ENGINE == SIGNED_COOKIES_ENGINE:
+        messages.append(
             Warning(
-                f"{PREFIX}REMOTE_ADDR_KEY is {remote_addr_key!r} but {PREFIX}TRUSTED_PROXIES is "
-                "empty: the first address of a forwarding header is chosen by the client.",
-                hint="List your proxies' addresses or networks in TRUSTED_PROXIES.",
-                id="restricted_sessions.W001",
+                f"{PREFIX}DUAL_STACK binds a second address family on first use, but the signed_cookies "
+                "session engine keeps the binding in the cookie: anyone replaying the cookie as it "
+                "was before that first use can bind a family of their own.",
+                hint="Use a server-side session engine (db, cache, cached_db, file) with DUAL_STACK.",
+                id="restricted_sessions.W002",
             )
         )
-    header = conf.SESSION_HEADER
-    if header is not None and not (isinstance(header, str) and HEADER_NAME.fullmatch(header)):
-        problem = f"must be an HTTP header name or None, not {header!r}"
-        hint = "Use 'X-SessionID' (the default), or None to turn header sessions off."
-        errors.append(_error("SESSION_HEADER", problem, hint, "restricted_sessions.E007"))
-    errors.extend(_check_networks("TRUSTED_PROXIES", "restricted_sessions.E011"))
-    errors.extend(_check_networks("IP_EXEMPT_NETWORKS", "restricted_sessions.E012"))
-    if conf.UA_MATCH not in MATCH_MODES:
-        problem = f"must be one of {MATCH_MODES}, not {conf.UA_MATCH!r}"
-        hint = "Use 'ignore_versions' to keep sessions across browser updates."
-        errors.append(_error("UA_MATCH", problem, hint, "restricted_sessions.E013"))
-    if conf.STORE not in STORE_MODES:
-        problem = f"must be one of {STORE_MODES}, not {conf.STORE!r}"
-        hint = "Use 'hashed' to keep IP addresses and User-Agents out of the session store."
-        errors.append(_error("STORE", problem, hint, "restricted_sessions.E014"))
-    errors.extend(_check_failure_handler())
-    return errors
+    return messages
 
 
-def _check_networks(name: str, check_id: str) -> list[CheckMessage]:
-    value = getattr(conf, name)
-    problem = None
-    if not isinstance(value, list | tuple) or not all(isinstance(entry, str) for entry in value):
-        problem = f"must be a list of IP addresses or networks (strings), not {value!r}"
-    else:
-        try:
-            parse_networks(tuple(value))
-        except ValueError as error:
-            problem = f"holds an entry that is not an IP address or network ({error})"
-    if problem is None:
-        return []
-    hint = "Use entries such as '10.0.0.0/8', '192.0.2.1' or '2001:db8::/32'."
-    return [_error(name, problem, hint, check_id)]
-
-
-def _check_failure_handler() -> list[CheckMessage]:
-    path = conf.FAILURE_HANDLER
-    if path is None:
-        return []
+def _resolve(path: str) -> type | None:
     try:
-        handler = import_string(path) if isinstance(path, str) else None
-    except ImportError:
-        handler = None
-    if callable(handler):
-        return []
-    problem = f"{path!r} is not the dotted path of a callable"
-    hint = "Name a function taking (request, reason) and returning an HttpResponse, or None."
-    return [_error("FAILURE_HANDLER", problem, hint, "restricted_sessions.E015")]
+        imported = import_string(path)
+    except Exception:
+        # Any import-time failure: Django reports the broken path itself when it loads MIDDLEWARE.
+        return None
+    return imported if isinstance(imported, type) else None
 
 
-def _middleware_classes(middleware: Sequence[str]) -> list[type | None]:
-    classes: list[type | None] = []
-    for path in middleware:
-        try:
-            imported = import_string(path)
-        except ImportError:
-            imported = None
-        classes.append(imported if isinstance(imported, type) else None)
-    return classes
+def _indexes(classes: Sequence[type | None], base: type) -> list[int]:
+    return [index for index, cls in enumerate(classes) if cls is not None and issubclass(cls, base)]
 
 
-def _first_index(classes: list[type | None], base: type) -> int | None:
-    for index, cls in enumerate(classes):
-        if cls is not None and issubclass(cls, base):
-            return index
-    return None
+def check_middleware(**kwargs: Any) -> list[CheckMessage]:
+    """Check the order of the library's middleware and the mistakes that silently weaken it."""
+    paths = list(getattr(settings, "MIDDLEWARE", None) or [])
+    classes = [_resolve(path) for path in paths]
+    restriction_class = _resolve(RESTRICTION_MIDDLEWARE)
+    session_class = _resolve(SESSION_MIDDLEWARE)
+    django_session_class = _resolve(DJANGO_SESSION_MIDDLEWARE)
+    if restriction_class is None or session_class is None or django_session_class is None:
+        return []  # pragma: no cover - the library's own modules always import
+    messages: list[CheckMessage] = []
+    restriction = _indexes(classes, restriction_class)
+    sessions = _indexes(classes, django_session_class)
+    ours = _indexes(classes, session_class)
+    if restriction and (not sessions or sessions[0] > restriction[0]):
+        messages.append(
+            Error(
+                f"{RESTRICTION_MIDDLEWARE} must come after the session middleware in MIDDLEWARE.",
+                hint=f"Put '{SESSION_MIDDLEWARE}' before it.",
+                id="restricted_sessions.E008",
+            )
+        )
+    if restriction and raw_settings()["AUTHED_ONLY"] is True:
+        auth = _indexes(classes, _authentication_middleware())
+        if not auth or auth[0] > restriction[0]:
+            messages.append(
+                Error(
+                    f"With {PREFIX}AUTHED_ONLY, {RESTRICTION_MIDDLEWARE} must come after "
+                    "AuthenticationMiddleware in MIDDLEWARE.",
+                    hint="Move it below 'django.contrib.auth.middleware.AuthenticationMiddleware'.",
+                    id="restricted_sessions.E009",
+                )
+            )
+    if ours and len(sessions) > len(ours):
+        messages.append(
+            Error(
+                f"MIDDLEWARE lists Django's SessionMiddleware (or another subclass) together with {SESSION_MIDDLEWARE}: "
+                "the second one writes header sessions' keys into Set-Cookie.",
+                hint=f"Keep only '{SESSION_MIDDLEWARE}'.",
+                id="restricted_sessions.E017",
+            )
+        )
+    if ours and not restriction and raw_settings()["SESSION_HEADER"]:
+        messages.append(
+            Warning(
+                f"{SESSION_MIDDLEWARE} accepts session keys in a header, but "
+                f"{RESTRICTION_MIDDLEWARE} is not in MIDDLEWARE: header sessions run unbound.",
+                hint=f"Add '{RESTRICTION_MIDDLEWARE}' after it, or set {PREFIX}SESSION_HEADER = None.",
+                id="restricted_sessions.W003",
+            )
+        )
+    return messages
 
 
 def _authentication_middleware() -> type:
     """Django's AuthenticationMiddleware, or a stand-in no class derives from.
 
-    Imported only when needed and when django.contrib.auth is installed: importing it loads the
-    auth models, which a site without contrib.auth (and AUTHED_ONLY off) must not need.
+    Imported only when django.contrib.auth is installed: importing it loads the auth models, which
+    a site without contrib.auth (and AUTHED_ONLY off) must not need.
     """
     if not apps.is_installed("django.contrib.auth"):
         return _NotInstalled
@@ -163,40 +130,9 @@ class _NotInstalled:
     pass
 
 
-def check_middleware(**kwargs: Any) -> list[CheckMessage]:
-    """Check that RestrictedSessionsMiddleware comes after the session (and auth) middleware."""
-    from restricted_sessions.restriction import RestrictedSessionsMiddleware
-
-    classes = _middleware_classes(list(getattr(settings, "MIDDLEWARE", None) or []))
-    restriction = _first_index(classes, RestrictedSessionsMiddleware)
-    if restriction is None:
-        return []
-    errors: list[CheckMessage] = []
-    session = _first_index(classes, DjangoSessionMiddleware)
-    if session is None or session > restriction:
-        errors.append(
-            Error(
-                f"{RESTRICTION_MIDDLEWARE} must come after the session middleware in MIDDLEWARE.",
-                hint="Put 'restricted_sessions.middleware.SessionMiddleware' before it.",
-                id="restricted_sessions.E008",
-            )
-        )
-    auth = _first_index(classes, _authentication_middleware()) if conf.AUTHED_ONLY is True else None
-    if conf.AUTHED_ONLY is True and (auth is None or auth > restriction):
-        errors.append(
-            Error(
-                f"With {PREFIX}AUTHED_ONLY, {RESTRICTION_MIDDLEWARE} must come after "
-                "AuthenticationMiddleware in MIDDLEWARE.",
-                hint="Move it below 'django.contrib.auth.middleware.AuthenticationMiddleware'.",
-                id="restricted_sessions.E009",
-            )
-        )
-    return errors
-
-
 def check_redirect_view(**kwargs: Any) -> list[CheckMessage]:
     """Check that REDIRECT_VIEW can be reversed (needs the URLconf, so only here)."""
-    redirect_view = conf.REDIRECT_VIEW
+    redirect_view = raw_settings()["REDIRECT_VIEW"]
     if not (isinstance(redirect_view, str) and redirect_view):
         return []
     try:
@@ -213,10 +149,10 @@ def check_redirect_view(**kwargs: Any) -> list[CheckMessage]:
 
 
 def raise_on_misconfiguration() -> None:
-    """Raise ImproperlyConfigured for the first problem that can be known without the URLconf.
+    """Raise ImproperlyConfigured for the first error that can be known without the URLconf.
 
-    Called when a middleware is built, so a bad setting stops start-up, not a request.
+    Called when a middleware is built, so a misconfiguration stops start-up, not a request.
     """
-    for error in check_settings() + check_middleware():
-        if error.is_serious():
-            raise ImproperlyConfigured(f"{error.msg} {error.hint} ({error.id})")
+    for message in check_settings() + check_middleware():
+        if message.is_serious():
+            raise ImproperlyConfigured(f"{message.msg} {message.hint} ({message.id})")

@@ -1,24 +1,32 @@
-"""The library's settings: one typed property per ``RESTRICTEDSESSIONS_*`` setting.
+"""The library's settings: one validated, typed, immutable ``Config`` built from ``RESTRICTEDSESSIONS_*``.
 
-Values are read from ``django.conf.settings`` on first use and kept on the ``conf`` object until
-a setting changes (Django's ``setting_changed`` signal, sent by ``override_settings``), so the
-hot path pays an attribute lookup and nothing is ever written into Django's settings.
+``get_config()`` builds the object on first use and keeps it until a setting changes (Django's
+``setting_changed`` signal, sent by ``override_settings``), so the hot path pays one function call
+and nothing is ever written into Django's settings. ``problems()`` is the one validation: the
+system checks report it, and ``get_config()`` raises ``ImproperlyConfigured`` on its first error,
+so a misconfiguration stops start-up instead of weakening the protection.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from functools import cached_property, lru_cache
+from dataclasses import dataclass
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
+from django.contrib.sessions.backends.signed_cookies import SessionStore as SignedCookieStore
+from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
-from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
 from restricted_sessions.addresses import Networks, parse_networks
 from restricted_sessions.binding import Policy
 from restricted_sessions.keys import meta_key
+from restricted_sessions.useragents import MATCH_MODES
+
+__all__ = ["DEFAULTS", "PREFIX", "Config", "Problem", "get_config", "problems"]
 
 PREFIX = "RESTRICTEDSESSIONS_"
 
@@ -39,133 +47,200 @@ DEFAULTS: dict[str, Any] = {
     "REPORT_ONLY": False,
     "FAILURE_HANDLER": None,
     "STORE": "raw",
+    "CACHE": "default",
 }
 
-
-def _get(name: str) -> Any:
-    return getattr(settings, PREFIX + name, DEFAULTS[name])
-
-
-class Settings:
-    """Typed access to every ``RESTRICTEDSESSIONS_*`` setting, with its default."""
-
-    @cached_property
-    def SESSION_HEADER(self) -> str | None:
-        return _get("SESSION_HEADER")  # type: ignore[no-any-return]
-
-    @cached_property
-    def RESTRICT_IP(self) -> bool:
-        return _get("RESTRICT_IP")  # type: ignore[no-any-return]
-
-    @cached_property
-    def RESTRICT_UA(self) -> bool:
-        return _get("RESTRICT_UA")  # type: ignore[no-any-return]
-
-    @cached_property
-    def REMOTE_ADDR_KEY(self) -> str:
-        return _get("REMOTE_ADDR_KEY")  # type: ignore[no-any-return]
-
-    @cached_property
-    def IPV4_LENGTH(self) -> int:
-        return _get("IPV4_LENGTH")  # type: ignore[no-any-return]
-
-    @cached_property
-    def IPV6_LENGTH(self) -> int:
-        return _get("IPV6_LENGTH")  # type: ignore[no-any-return]
-
-    @cached_property
-    def REDIRECT_VIEW(self) -> str | None:
-        return _get("REDIRECT_VIEW")  # type: ignore[no-any-return]
-
-    @cached_property
-    def FAILURE_STATUS(self) -> int:
-        return _get("FAILURE_STATUS")  # type: ignore[no-any-return]
-
-    @cached_property
-    def AUTHED_ONLY(self) -> bool:
-        return _get("AUTHED_ONLY")  # type: ignore[no-any-return]
-
-    @cached_property
-    def TRUSTED_PROXIES(self) -> list[str]:
-        return _get("TRUSTED_PROXIES")  # type: ignore[no-any-return]
-
-    @cached_property
-    def UA_MATCH(self) -> str:
-        return _get("UA_MATCH")  # type: ignore[no-any-return]
-
-    @cached_property
-    def IP_EXEMPT_NETWORKS(self) -> list[str]:
-        return _get("IP_EXEMPT_NETWORKS")  # type: ignore[no-any-return]
-
-    @cached_property
-    def DUAL_STACK(self) -> bool:
-        return _get("DUAL_STACK")  # type: ignore[no-any-return]
-
-    @cached_property
-    def REPORT_ONLY(self) -> bool:
-        return _get("REPORT_ONLY")  # type: ignore[no-any-return]
-
-    @cached_property
-    def FAILURE_HANDLER(self) -> str | None:
-        return _get("FAILURE_HANDLER")  # type: ignore[no-any-return]
-
-    @cached_property
-    def STORE(self) -> str:
-        return _get("STORE")  # type: ignore[no-any-return]
-
-    # Prepared forms, for the hot path (valid settings assumed: the checks ran at start-up).
-
-    @cached_property
-    def session_header_meta_key(self) -> str | None:
-        """The ``request.META`` key of SESSION_HEADER (``HTTP_X_SESSIONID``), or None."""
-        return meta_key(self.SESSION_HEADER) if self.SESSION_HEADER else None
-
-    @cached_property
-    def session_cookie_name(self) -> str:
-        return str(settings.SESSION_COOKIE_NAME)
-
-    @cached_property
-    def save_every_request(self) -> bool:
-        return bool(settings.SESSION_SAVE_EVERY_REQUEST)
-
-    @cached_property
-    def trusted_proxy_networks(self) -> Networks:
-        return parse_networks(tuple(self.TRUSTED_PROXIES))
-
-    @cached_property
-    def forwarded_for_key(self) -> str:
-        """The META key of the header that trusted proxies append the client address to."""
-        key = self.REMOTE_ADDR_KEY
-        return "HTTP_X_FORWARDED_FOR" if key == "REMOTE_ADDR" else key
-
-    def policy(self) -> Policy:
-        return _policy()
-
-    def failure_handler(self) -> Callable[..., Any] | None:
-        path = self.FAILURE_HANDLER
-        return import_string(path) if path else None
+STORE_MODES = ("raw", "hashed")
+BOOLEANS = ("RESTRICT_IP", "RESTRICT_UA", "AUTHED_ONLY", "DUAL_STACK", "REPORT_ONLY")
+HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
-@lru_cache(maxsize=1)
-def _policy() -> Policy:
-    return Policy(
-        restrict_ip=conf.RESTRICT_IP,
-        restrict_ua=conf.RESTRICT_UA,
-        ipv4_length=conf.IPV4_LENGTH,
-        ipv6_length=conf.IPV6_LENGTH,
-        exempt_networks=parse_networks(tuple(conf.IP_EXEMPT_NETWORKS)),
-        ua_match=conf.UA_MATCH,
-        dual_stack=conf.DUAL_STACK,
-        hashed=conf.STORE == "hashed",
-        secrets=(settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", ())),
-    )
+def raw_settings() -> dict[str, Any]:
+    """Every library setting as the site wrote it, defaults filled in."""
+    return {name: getattr(settings, PREFIX + name, default) for name, default in DEFAULTS.items()}
 
 
-@receiver(setting_changed)
-def _forget_settings(*, setting: str, **kwargs: Any) -> None:
-    if setting.startswith((PREFIX, "SECRET_KEY", "SESSION_")):
-        conf.__dict__.clear()
-        _policy.cache_clear()
+@dataclass(frozen=True)
+class Problem:
+    """One finding of ``problems()``: a system check message in plain data."""
+
+    setting: str
+    message: str
+    hint: str
+    id: str
+    #: Errors stop start-up; warnings are only reported by ``manage.py check``.
+    serious: bool = True
 
 
-conf = Settings()
+def _is_int_in(value: Any, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def problems(values: dict[str, Any]) -> list[Problem]:
+    """Every setting in ``values`` (as from ``raw_settings()``) that cannot work, with its fix."""
+    found: list[Problem] = []
+
+    def error(name: str, problem: str, hint: str, check_id: str) -> None:
+        found.append(Problem(name, f"{PREFIX}{name} {problem}.", hint, f"restricted_sessions.{check_id}"))
+
+    for name in BOOLEANS:
+        if not isinstance(values[name], bool):
+            error(name, f"must be True or False, not {values[name]!r}", "Set it to a boolean.", "E001")
+    if not _is_int_in(values["IPV4_LENGTH"], 0, 32):
+        problem = f"must be an integer from 0 to 32, not {values['IPV4_LENGTH']!r}"
+        error("IPV4_LENGTH", problem, "Use 32 to bind to the exact IPv4 address, 24 for its /24 network.", "E002")
+    if not _is_int_in(values["IPV6_LENGTH"], 0, 128):
+        problem = f"must be an integer from 0 to 128, not {values['IPV6_LENGTH']!r}"
+        error("IPV6_LENGTH", problem, "Use 64 (the default) to bind to the client's /64 network.", "E003")
+    if not _is_int_in(values["FAILURE_STATUS"], 100, 599):
+        problem = f"must be an HTTP status code from 100 to 599, not {values['FAILURE_STATUS']!r}"
+        error("FAILURE_STATUS", problem, "Use 400 (the default), 401 or 403.", "E004")
+    redirect_view = values["REDIRECT_VIEW"]
+    if redirect_view is not None and not (isinstance(redirect_view, str) and redirect_view):
+        problem = f"must be a URL name or None, not {redirect_view!r}"
+        error("REDIRECT_VIEW", problem, "Name a URL pattern, for example 'login'.", "E005")
+    remote_addr_key = values["REMOTE_ADDR_KEY"]
+    if not (isinstance(remote_addr_key, str) and remote_addr_key):
+        problem = f"must name a request.META key, not {remote_addr_key!r}"
+        hint = "Use 'REMOTE_ADDR' (the default) or, behind a proxy, 'HTTP_X_FORWARDED_FOR'."
+        error("REMOTE_ADDR_KEY", problem, hint, "E006")
+    elif remote_addr_key != "REMOTE_ADDR" and not values["TRUSTED_PROXIES"]:
+        found.append(
+            Problem(
+                "REMOTE_ADDR_KEY",
+                f"{PREFIX}REMOTE_ADDR_KEY is {remote_addr_key!r} but {PREFIX}TRUSTED_PROXIES is "
+                "empty: the first address of a forwarding header is chosen by the client.",
+                "List your proxies' addresses or networks in TRUSTED_PROXIES.",
+                "restricted_sessions.W001",
+                serious=False,
+            )
+        )
+    header = values["SESSION_HEADER"]
+    if header is not None and not (isinstance(header, str) and HEADER_NAME.fullmatch(header)):
+        problem = f"must be an HTTP header name or None, not {header!r}"
+        error("SESSION_HEADER", problem, "Use 'X-SessionID' (the default), or None to turn header sessions off.", "E007")
+    for name, check_id in (("TRUSTED_PROXIES", "E011"), ("IP_EXEMPT_NETWORKS", "E012")):
+        problem = _network_problem(values[name])
+        if problem is not None:
+            error(name, problem, "Use entries such as '10.0.0.0/8', '192.0.2.1' or '2001:db8::/32'.", check_id)
+    if values["UA_MATCH"] not in MATCH_MODES:
+        problem = f"must be one of {MATCH_MODES}, not {values['UA_MATCH']!r}"
+        error("UA_MATCH", problem, "Use 'ignore_versions' to keep sessions across browser updates.", "E013")
+    if values["STORE"] not in STORE_MODES:
+        problem = f"must be one of {STORE_MODES}, not {values['STORE']!r}"
+        error("STORE", problem, "Use 'hashed' to keep IP addresses and User-Agents out of the session store.", "E014")
+    if _failure_handler_problem(values["FAILURE_HANDLER"]):
+        problem = f"{values['FAILURE_HANDLER']!r} is not the dotted path of a callable that can be imported"
+        hint = "Name a function taking (request, reason) and returning an HttpResponse, or None."
+        error("FAILURE_HANDLER", problem, hint, "E015")
+    if not (isinstance(values["CACHE"], str) and values["CACHE"] in settings.CACHES):
+        problem = f"must name an entry of CACHES, not {values['CACHE']!r}"
+        error("CACHE", problem, "Use 'default', or the alias of a cache that all your servers share.", "E016")
+    return found
+
+
+def _network_problem(value: Any) -> str | None:
+    if not isinstance(value, list | tuple) or not all(isinstance(entry, str) for entry in value):
+        return f"must be a list of IP addresses or networks (strings), not {value!r}"
+    try:
+        parse_networks(tuple(value))
+    except ValueError as error:
+        return f"holds an entry that is not an IP address or network ({error})"
+    return None
+
+
+def _failure_handler_problem(path: Any) -> bool:
+    if path is None:
+        return False
+    try:
+        handler = import_string(path) if isinstance(path, str) else None
+    except Exception:
+        # Any import-time failure of the named module is a misconfiguration, not only ImportError.
+        handler = None
+    return not callable(handler)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The validated settings, in the forms the hot path uses. Built by ``get_config()``."""
+
+    session_header: str | None
+    #: The ``request.META`` key of ``session_header`` (``HTTP_X_SESSIONID``), or None.
+    session_header_meta_key: str | None
+    remote_addr_key: str
+    #: The META key of the header that trusted proxies append the client address to.
+    forwarded_for_key: str
+    trusted_proxies: Networks
+    redirect_view: str | None
+    failure_status: int
+    failure_handler: Callable[..., Any] | None
+    authed_only: bool
+    report_only: bool
+    hashed: bool
+    cache_alias: str
+    policy: Policy
+    session_cookie_name: str
+    save_every_request: bool
+    #: False for the signed_cookies engine, whose sessions live in the cookie itself.
+    server_side_store: bool
+    auth_installed: bool
+
+    @classmethod
+    def from_settings(cls) -> Config:
+        """Validate the settings and build the configuration; ``ImproperlyConfigured`` on an error."""
+        values = raw_settings()
+        for problem in problems(values):
+            if problem.serious:
+                raise ImproperlyConfigured(f"{problem.message} {problem.hint} ({problem.id})")
+        header = values["SESSION_HEADER"]
+        remote_addr_key = values["REMOTE_ADDR_KEY"]
+        handler = values["FAILURE_HANDLER"]
+        return cls(
+            session_header=header or None,
+            session_header_meta_key=meta_key(header) if header else None,
+            remote_addr_key=remote_addr_key,
+            forwarded_for_key="HTTP_X_FORWARDED_FOR" if remote_addr_key == "REMOTE_ADDR" else remote_addr_key,
+            trusted_proxies=parse_networks(tuple(values["TRUSTED_PROXIES"])),
+            redirect_view=values["REDIRECT_VIEW"],
+            failure_status=values["FAILURE_STATUS"],
+            failure_handler=import_string(handler) if handler else None,
+            authed_only=values["AUTHED_ONLY"],
+            report_only=values["REPORT_ONLY"],
+            hashed=values["STORE"] == "hashed",
+            cache_alias=values["CACHE"],
+            policy=Policy(
+                restrict_ip=values["RESTRICT_IP"],
+                restrict_ua=values["RESTRICT_UA"],
+                ipv4_length=values["IPV4_LENGTH"],
+                ipv6_length=values["IPV6_LENGTH"],
+                exempt_networks=parse_networks(tuple(values["IP_EXEMPT_NETWORKS"])),
+                ua_match=values["UA_MATCH"],
+                dual_stack=values["DUAL_STACK"],
+                hashed=values["STORE"] == "hashed",
+                secrets=(settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", ())),
+            ),
+            session_cookie_name=str(settings.SESSION_COOKIE_NAME),
+            save_every_request=bool(settings.SESSION_SAVE_EVERY_REQUEST),
+            server_side_store=not issubclass(import_string(f"{settings.SESSION_ENGINE}.SessionStore"), SignedCookieStore),
+            auth_installed=apps.is_installed("django.contrib.auth"),
+        )
+
+
+_config: Config | None = None
+
+
+def get_config() -> Config:
+    """The current configuration (built once; rebuilt after a setting changes)."""
+    global _config
+    if _config is None:
+        _config = Config.from_settings()
+    return _config
+
+
+def _forget(*, setting: str, **kwargs: Any) -> None:
+    global _config
+    if setting.startswith((PREFIX, "SECRET_KEY", "SESSION_", "CACHES", "INSTALLED_APPS")):
+        _config = None
+
+
+setting_changed.connect(_forget, dispatch_uid="restricted_sessions.conf")

@@ -14,13 +14,15 @@ from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase, UpdateError
 from django.contrib.sessions.exceptions import SessionInterrupted
 from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
+from django.core.handlers.exception import response_for_exception
 from django.http import HttpRequest, HttpResponseBase
 from django.middleware.csrf import CsrfViewMiddleware as DjangoCsrfViewMiddleware
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.http import http_date
 
 from restricted_sessions.checks import raise_on_misconfiguration
-from restricted_sessions.conf import conf
+from restricted_sessions.conf import Config, get_config
+from restricted_sessions.headers import header
 from restricted_sessions.keys import key_validator
 from restricted_sessions.restriction import RestrictedSessionsMiddleware
 
@@ -41,6 +43,13 @@ def is_header_session(request: HttpRequest) -> bool:
     return getattr(getattr(request, "session", None), "csrf_exempt", False) is True
 
 
+def _holds_nothing(session: SessionBase) -> bool:
+    """True for a session without data: never saved, and its key (if any) named no session."""
+    # Django's own is_empty() reads the same attribute; a signed cookie that failed to load keeps
+    # its (forged or expired) value as key but holds nothing.
+    return session.is_empty() or getattr(session, "_session_cache", None) == {}
+
+
 class SessionMiddleware(DjangoSessionMiddleware):
     """Django's SessionMiddleware that also takes the session key from a request header.
 
@@ -57,8 +66,8 @@ class SessionMiddleware(DjangoSessionMiddleware):
     # Request -----------------------------------------------------------------------------
 
     def process_request(self, request: HttpRequest) -> None:
-        header_key = conf.session_header_meta_key
-        sent = request.META.get(header_key) if header_key else None
+        config = get_config()
+        sent = header(request, config.session_header_meta_key) if config.session_header_meta_key else None
         if sent is None:
             super().process_request(request)
             request.session.csrf_exempt = False  # type: ignore[attr-defined]
@@ -70,10 +79,10 @@ class SessionMiddleware(DjangoSessionMiddleware):
 
     # Response ----------------------------------------------------------------------------
 
-    def _must_save(self, session: SessionBase, response: HttpResponseBase) -> bool:
+    def _must_save(self, session: SessionBase, response: HttpResponseBase, config: Config) -> bool:
         return (
-            (session.modified or conf.save_every_request)
-            and not session.is_empty()
+            (session.modified or config.save_every_request)
+            and not _holds_nothing(session)
             # Like Django: no save on 5xx responses.
             and response.status_code < 500
         )
@@ -84,23 +93,25 @@ class SessionMiddleware(DjangoSessionMiddleware):
         session = getattr(request, "session", None)
         if not isinstance(session, SessionBase):
             return response
+        config = get_config()
         vary = session.accessed
-        if self._must_save(session, response):
+        if self._must_save(session, response, config):
             max_age = None if session.get_expire_at_browser_close() else session.get_expiry_age()
             try:
                 session.save()
             except UpdateError:
-                raise SessionInterrupted(INTERRUPTED) from None
-            self._send_key(request, response, session, max_age)
+                return self._interrupted(request, session, config)
+            self._send_key(request, response, session, max_age, config)
             vary = True
-        return self._finish(request, response, session, vary)
+        return self._finish(request, response, session, vary, config)
 
     async def aprocess_response(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
         session = getattr(request, "session", None)
         if not isinstance(session, SessionBase):
             return response
+        config = get_config()
         vary = session.accessed
-        if self._must_save(session, response):
+        if self._must_save(session, response, config):
             if await session.aget_expire_at_browser_close():
                 max_age = None
             else:
@@ -108,10 +119,10 @@ class SessionMiddleware(DjangoSessionMiddleware):
             try:
                 await session.asave()
             except UpdateError:
-                raise SessionInterrupted(INTERRUPTED) from None
-            self._send_key(request, response, session, max_age)
+                return self._interrupted(request, session, config)
+            self._send_key(request, response, session, max_age, config)
             vary = True
-        return self._finish(request, response, session, vary)
+        return self._finish(request, response, session, vary, config)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         # Reading the key does no I/O, and the response phase uses the async session API, so
@@ -120,17 +131,26 @@ class SessionMiddleware(DjangoSessionMiddleware):
         response = await cast(Awaitable[HttpResponseBase], self.get_response(request))
         return await self.aprocess_response(request, response)
 
+    def _interrupted(self, request: HttpRequest, session: SessionBase, config: Config) -> HttpResponseBase:
+        """Django's answer to SessionInterrupted (400, logged), with the "session ended" signal."""
+        response = response_for_exception(request, SessionInterrupted(INTERRUPTED))
+        if is_header_session(request) and config.session_header:
+            _send_header(response, config.session_header, "")
+        return response
+
     def _send_key(
         self,
         request: HttpRequest,
         response: HttpResponseBase,
         session: SessionBase,
         max_age: int | None,
+        config: Config,
     ) -> None:
-        header = conf.SESSION_HEADER
         key = session.session_key or ""
-        if header and is_header_session(request):
-            _send_header(response, header, key)
+        if config.session_header and is_header_session(request):
+            # Only a client that asked for header sessions (it sent the header, empty to start)
+            # ever sees its key in a header: a cookie stays HttpOnly.
+            _send_header(response, config.session_header, key)
             return
         response.set_cookie(
             settings.SESSION_COOKIE_NAME,
@@ -143,10 +163,6 @@ class SessionMiddleware(DjangoSessionMiddleware):
             httponly=settings.SESSION_COOKIE_HTTPONLY,
             samesite=settings.SESSION_COOKIE_SAMESITE,
         )
-        # A client that sent neither cookie nor header may be one that cannot keep cookies: it
-        # gets the new key in the header too. A client that sent a cookie never does.
-        if header and conf.session_cookie_name not in request.COOKIES:
-            _send_header(response, header, key)
 
     def _finish(
         self,
@@ -154,15 +170,16 @@ class SessionMiddleware(DjangoSessionMiddleware):
         response: HttpResponseBase,
         session: SessionBase,
         vary: bool,
+        config: Config,
     ) -> HttpResponseBase:
-        if session.is_empty():
-            if getattr(session, "csrf_exempt", False) is True:
+        if _holds_nothing(session):
+            if is_header_session(request):
                 # The client holds a key that no longer names a session: tell it to drop it.
-                header_key = conf.session_header_meta_key
-                if header_key and request.META.get(header_key):
-                    _send_header(response, conf.SESSION_HEADER or "", "")
+                sent = header(request, config.session_header_meta_key) if config.session_header_meta_key else None
+                if sent and config.session_header:
+                    _send_header(response, config.session_header, "")
                     vary = True
-            elif conf.session_cookie_name in request.COOKIES:
+            elif config.session_cookie_name in request.COOKIES:
                 response.delete_cookie(
                     settings.SESSION_COOKIE_NAME,
                     path=settings.SESSION_COOKIE_PATH,
@@ -171,15 +188,18 @@ class SessionMiddleware(DjangoSessionMiddleware):
                 )
                 vary = True
         if vary:
-            header = conf.SESSION_HEADER
-            patch_vary_headers(response, ("Cookie", header) if header else ("Cookie",))
+            patch_vary_headers(response, ("Cookie", config.session_header) if config.session_header else ("Cookie",))
         return response
 
 
-def _send_header(response: HttpResponseBase, header: str, value: str) -> None:
-    response[header] = value
-    # A key in a response must never be stored by a shared cache and handed to someone else.
+def _send_header(response: HttpResponseBase, name: str, value: str) -> None:
+    response[name] = value
+    # A key in a response must never be stored by a shared cache and handed to someone else, nor
+    # be lost to a 304: a response without validators is never turned into one.
     patch_cache_control(response, private=True, no_store=True)
+    for validator in ("ETag", "Last-Modified"):
+        if validator in response:
+            del response[validator]
 
 
 class CsrfViewMiddleware(DjangoCsrfViewMiddleware):

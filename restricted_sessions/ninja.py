@@ -17,7 +17,7 @@ from django.http import HttpRequest
 from ninja.security import SessionAuth as NinjaSessionAuth
 from ninja.security.base import SecuritySchema
 
-from restricted_sessions.conf import conf
+from restricted_sessions.conf import get_config
 from restricted_sessions.middleware import is_header_session
 
 __all__ = ["SessionAuth"]
@@ -42,7 +42,7 @@ class SessionAuth(NinjaSessionAuth):
     @property
     def openapi_security_schema(self) -> SecuritySchema:
         """Read from the settings on each access, so the schema follows ``override_settings``."""
-        header = conf.SESSION_HEADER
+        header = get_config().session_header
         if header:
             return SecuritySchema("apiKey", **{"in": "header", "name": header})
         return SecuritySchema("apiKey", **{"in": "cookie", "name": settings.SESSION_COOKIE_NAME})

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.views.debug import SafeExceptionReporterFilter as DjangoSafeExceptionReporterFilter
 
-from restricted_sessions.conf import conf
+from restricted_sessions.conf import get_config
 
 
 class SafeExceptionReporterFilter(DjangoSafeExceptionReporterFilter):
@@ -22,7 +22,7 @@ class SafeExceptionReporterFilter(DjangoSafeExceptionReporterFilter):
 
     def get_safe_request_meta(self, request: Any) -> dict[str, Any]:
         meta: dict[str, Any] = super().get_safe_request_meta(request)
-        key = conf.session_header_meta_key
+        key = get_config().session_header_meta_key
         if key and key in meta:
             meta[key] = self.cleansed_substitute
         return meta

@@ -3,57 +3,74 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from asgiref.sync import async_to_sync, iscoroutinefunction, sync_to_async
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.urls import NoReverseMatch, reverse
 
-from restricted_sessions.conf import conf
+from restricted_sessions.changes import escaped
+from restricted_sessions.conf import Config
+
+__all__ = ["afailure_response", "default_failure_response", "failure_response", "is_redirect_target"]
 
 logger = logging.getLogger("restricted_sessions")
 
 
-def default_failure_response() -> HttpResponseBase:
+def default_failure_response(config: Config) -> HttpResponseBase:
     """A redirect to REDIRECT_VIEW when it is set, else an empty FAILURE_STATUS response."""
-    redirect_view = conf.REDIRECT_VIEW
-    if redirect_view:
+    if config.redirect_view:
         try:
-            return HttpResponseRedirect(reverse(redirect_view))
+            return HttpResponseRedirect(reverse(config.redirect_view))
         except NoReverseMatch:
             # The system check reports this at start-up; at request time, fail with the status.
-            logger.error("RESTRICTEDSESSIONS_REDIRECT_VIEW %r cannot be reversed.", redirect_view)
-    return HttpResponse(status=conf.FAILURE_STATUS)
+            logger.error("RESTRICTEDSESSIONS_REDIRECT_VIEW %r cannot be reversed.", config.redirect_view)
+    return HttpResponse(status=config.failure_status)
 
 
-def is_redirect_target(request: HttpRequest) -> bool:
+def is_redirect_target(request: HttpRequest, config: Config) -> bool:
     """True for a request to REDIRECT_VIEW itself, which is served after the flush.
 
     A client may send its old key again (a signed cookie cannot be revoked, a header client may
     retry): refusing the redirect target too would redirect it in a loop.
     """
-    redirect_view = conf.REDIRECT_VIEW
-    if not redirect_view or conf.FAILURE_HANDLER:
+    if not config.redirect_view or config.failure_handler is not None:
         return False
     try:
-        return request.path == reverse(redirect_view)
+        return request.path == reverse(config.redirect_view)
     except NoReverseMatch:
         return False
 
 
-def failure_response(request: HttpRequest, reason: str) -> HttpResponseBase:
+def _checked(request: HttpRequest, response: Any, config: Config) -> HttpResponseBase:
+    if isinstance(response, HttpResponseBase):
+        return response
+    # A handler that returns no response would let the request through to the view after the
+    # flush: treat it as a handler error.
+    logger.error(
+        "RESTRICTEDSESSIONS_FAILURE_HANDLER returned %s instead of an HttpResponse (path %s); "
+        "answering with FAILURE_STATUS.",
+        type(response).__name__,
+        escaped(request.path),
+    )
+    return HttpResponse(status=config.failure_status)
+
+
+def failure_response(request: HttpRequest, reason: str, config: Config) -> HttpResponseBase:
     """The failure response for a restricted session, from the configured handler if any."""
-    handler = conf.failure_handler()
+    handler = config.failure_handler
     if handler is None:
-        return default_failure_response()
+        return default_failure_response(config)
     if iscoroutinefunction(handler):
-        return async_to_sync(handler)(request, reason)  # type: ignore[no-any-return]
-    return handler(request, reason)  # type: ignore[no-any-return]
+        return _checked(request, async_to_sync(handler)(request, reason), config)
+    return _checked(request, handler(request, reason), config)
 
 
-async def afailure_response(request: HttpRequest, reason: str) -> HttpResponseBase:
-    handler = conf.failure_handler()
+async def afailure_response(request: HttpRequest, reason: str, config: Config) -> HttpResponseBase:
+    """``failure_response`` on the event loop: a sync handler runs in a thread."""
+    handler = config.failure_handler
     if handler is None:
-        return default_failure_response()
+        return default_failure_response(config)
     if iscoroutinefunction(handler):
-        return await handler(request, reason)  # type: ignore[no-any-return]
-    return await sync_to_async(handler)(request, reason)  # type: ignore[no-any-return]
+        return _checked(request, await handler(request, reason), config)
+    return _checked(request, await sync_to_async(handler)(request, reason), config)

@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
-from django.contrib.auth import SESSION_KEY as AUTH_USER_SESSION_KEY
-from django.contrib.auth import alogout, logout
 from django.contrib.sessions.backends.base import SessionBase
 from django.http import HttpRequest, HttpResponseBase
 from django.urls import Resolver404, resolve
 
-from restricted_sessions import binding
+from restricted_sessions import enforcement
 from restricted_sessions.checks import raise_on_misconfiguration
-from restricted_sessions.conf import conf
-from restricted_sessions.events import Change, client_ip
+from restricted_sessions.conf import Config, get_config
+from restricted_sessions.enforcement import REQUEST_ATTRIBUTE, Examination
 from restricted_sessions.responses import afailure_response, failure_response, is_redirect_target
-from restricted_sessions.signals import session_restricted
 
-logger = logging.getLogger("restricted_sessions")
+__all__ = ["RestrictedSessionsMiddleware"]
+
+# A change on a path whose view looks exempt waits for the view Django really resolves.
+PENDING_ATTRIBUTE = "_restricted_sessions_pending"
 
 
 class RestrictedSessionsMiddleware:
@@ -29,6 +28,9 @@ class RestrictedSessionsMiddleware:
     The binding is written into the session when the session is saved anyway (typically by the
     login response); later requests are compared with it. Requests without a session key are
     passed through untouched, and a matching request causes no session write.
+
+    Extension points: ``refuse`` (sync) and ``arefuse`` (async) end a changed session and return
+    the failure response; override them to change what a refusal does.
     """
 
     sync_capable = True
@@ -40,6 +42,8 @@ class RestrictedSessionsMiddleware:
         self.async_mode = iscoroutinefunction(get_response)
         if self.async_mode:
             markcoroutinefunction(self)
+            # Django adapts a sync process_view with a thread under ASGI: give it an async one.
+            self.process_view = self._aprocess_view  # type: ignore[method-assign]
 
     def __call__(self, request: HttpRequest) -> Any:
         if self.async_mode:
@@ -47,137 +51,116 @@ class RestrictedSessionsMiddleware:
         # Only a request that carries a session key is checked: others cost an attribute lookup.
         session: SessionBase | None = getattr(request, "session", None)
         if session is not None and session.session_key is not None:
-            refusal = self._check(request, session)
+            config = get_config()
+            examination = enforcement.examine(request, session, config)
+            if examination is not None and _changed(examination):
+                setattr(request, REQUEST_ATTRIBUTE, examination)
+                if examination.refused_before or not _looks_exempt(request):
+                    return self.refuse(request, session, examination, config)
+                setattr(request, PENDING_ATTRIBUTE, True)
+            elif examination is not None:
+                setattr(request, REQUEST_ATTRIBUTE, examination)
+        response = self.get_response(request)
+        session = getattr(request, "session", None)
+        if session is None:
+            return response
+        if getattr(request, PENDING_ATTRIBUTE, False) is True:
+            # The view was never reached (a later middleware answered): fail closed.
+            refusal = self.refuse(request, session, getattr(request, REQUEST_ATTRIBUTE), get_config())
             if refusal is not None:
                 return refusal
-        response = self.get_response(request)
-        # Bound only when the response saves the session anyway: no extra write, ever.
-        session = getattr(request, "session", None)
-        if session is not None and (session.modified or conf.save_every_request):
-            self._bind(request, response, session)
+        enforcement.bind(request, session, response.status_code, get_config())
         return response
 
     async def __acall__(self, request: HttpRequest) -> Any:
         session: SessionBase | None = getattr(request, "session", None)
         if session is not None and session.session_key is not None:
-            refusal = await self._acheck(request, session)
-            if refusal is not None:
-                return refusal
+            config = get_config()
+            examination = await enforcement.aexamine(request, session, config)
+            if examination is not None and _changed(examination):
+                setattr(request, REQUEST_ATTRIBUTE, examination)
+                if examination.refused_before or not _looks_exempt(request):
+                    return await self.arefuse(request, session, examination, config)
+                setattr(request, PENDING_ATTRIBUTE, True)
+            elif examination is not None:
+                setattr(request, REQUEST_ATTRIBUTE, examination)
         response = await self.get_response(request)
         session = getattr(request, "session", None)
-        if session is not None and (session.modified or conf.save_every_request):
-            await self._abind(request, response, session)
+        if session is None:
+            return response
+        if getattr(request, PENDING_ATTRIBUTE, False) is True:
+            refusal = await self.arefuse(request, session, getattr(request, REQUEST_ATTRIBUTE), get_config())
+            if refusal is not None:
+                return refusal
+        await enforcement.abind(request, session, response.status_code, get_config())
         return response
 
-    def _check(self, request: HttpRequest, session: SessionBase) -> HttpResponseBase | None:
-        """Compare the request with the binding; end the session and refuse it on a change."""
-        if conf.AUTHED_ONLY and AUTH_USER_SESSION_KEY not in session:
+    def process_view(
+        self, request: HttpRequest, view_func: Callable[..., Any], view_args: Any, view_kwargs: Any
+    ) -> HttpResponseBase | None:
+        """Decide a pending change from the view Django resolved (``restriction_exempt``)."""
+        if getattr(request, PENDING_ATTRIBUTE, False) is not True:
             return None
-        verdict = _verdict(request, session.get)
-        if verdict.reason is None:
-            if verdict.updates:
-                session.update(verdict.updates)
+        delattr(request, PENDING_ATTRIBUTE)
+        if _is_exempt_view(view_func):
             return None
-        if _is_exempt(request):
+        return self.refuse(request, request.session, getattr(request, REQUEST_ATTRIBUTE), get_config())
+
+    async def _aprocess_view(
+        self, request: HttpRequest, view_func: Callable[..., Any], view_args: Any, view_kwargs: Any
+    ) -> HttpResponseBase | None:
+        if getattr(request, PENDING_ATTRIBUTE, False) is not True:
             return None
-        change = Change(request, session.get, verdict)
-        for receiver, result in session_restricted.send_robust(**change.signal_kwargs()):
-            _log_receiver_error(receiver, result)
-        if conf.REPORT_ONLY:
+        delattr(request, PENDING_ATTRIBUTE)
+        if _is_exempt_view(view_func):
             return None
-        if conf.AUTHED_ONLY:
-            logout(request)
-        else:
-            session.flush()
-        return None if is_redirect_target(request) else failure_response(request, verdict.reason)
+        return await self.arefuse(request, request.session, getattr(request, REQUEST_ATTRIBUTE), get_config())
 
-    async def _acheck(self, request: HttpRequest, session: SessionBase) -> HttpResponseBase | None:
-        if conf.AUTHED_ONLY and not await session.ahas_key(AUTH_USER_SESSION_KEY):
+    def refuse(
+        self, request: HttpRequest, session: SessionBase, examination: Examination, config: Config
+    ) -> HttpResponseBase | None:
+        """Report the change, end the session and answer with the failure response.
+
+        Returns None (the request goes on) with REPORT_ONLY, and for REDIRECT_VIEW itself.
+        """
+        if not examination.refused_before:
+            enforcement.report(request, examination, config, sender=RestrictedSessionsMiddleware)
+            if config.report_only:
+                return None
+            enforcement.end(request, session, examination, config)
+        return None if is_redirect_target(request, config) else failure_response(request, _reason(examination), config)
+
+    async def arefuse(
+        self, request: HttpRequest, session: SessionBase, examination: Examination, config: Config
+    ) -> HttpResponseBase | None:
+        """``refuse`` with the async session, cache, signal and handler APIs."""
+        if not examination.refused_before:
+            await enforcement.areport(request, examination, config, sender=RestrictedSessionsMiddleware)
+            if config.report_only:
+                return None
+            await enforcement.aend(request, session, examination, config)
+        if is_redirect_target(request, config):
             return None
-        stored = {}
-        for key in BINDING_KEYS:
-            value = await session.aget(key, binding.UNBOUND)
-            if value is not binding.UNBOUND:
-                stored[key] = value
-        verdict = _verdict(request, stored.get)
-        if verdict.reason is None:
-            if verdict.updates:
-                await session.aupdate(verdict.updates)
-            return None
-        if _is_exempt(request):
-            return None
-        change = Change(request, stored.get, verdict)
-        for receiver, result in await session_restricted.asend_robust(**change.signal_kwargs()):
-            _log_receiver_error(receiver, result)
-        if conf.REPORT_ONLY:
-            return None
-        if conf.AUTHED_ONLY:
-            await alogout(request)
-        else:
-            await session.aflush()
-        return None if is_redirect_target(request) else await afailure_response(request, verdict.reason)
-
-    def _bind(self, request: HttpRequest, response: HttpResponseBase, session: SessionBase) -> None:
-        """Write the binding into a session that this response saves and that has none yet."""
-        if session.is_empty() or response.status_code >= 500:
-            return
-        if conf.AUTHED_ONLY and AUTH_USER_SESSION_KEY not in session:
-            return
-        for key, value in _binding_values(request):
-            session.setdefault(key, value)
-
-    async def _abind(self, request: HttpRequest, response: HttpResponseBase, session: SessionBase) -> None:
-        if session.is_empty() or response.status_code >= 500:
-            return
-        if conf.AUTHED_ONLY and not await session.ahas_key(AUTH_USER_SESSION_KEY):
-            return
-        for key, value in _binding_values(request):
-            await session.asetdefault(key, value)
+        return await afailure_response(request, _reason(examination), config)
 
 
-BINDING_KEYS = (
-    binding.IP_SESSION_KEY,
-    binding.IP2_SESSION_KEY,
-    binding.UA_SESSION_KEY,
-    AUTH_USER_SESSION_KEY,
-)
+def _changed(examination: Examination) -> bool:
+    return examination.refused_before or examination.outcome.reason is not None
 
 
-def _verdict(request: HttpRequest, stored: Callable[[str, Any], Any]) -> binding.Verdict:
-    return binding.check(
-        conf.policy(),
-        stored_ip=stored(binding.IP_SESSION_KEY, binding.UNBOUND),
-        stored_ip2=stored(binding.IP2_SESSION_KEY, binding.UNBOUND),
-        stored_ua=stored(binding.UA_SESSION_KEY, binding.UNBOUND),
-        current_ip=client_ip(request),
-        current_ua=request.META.get("HTTP_USER_AGENT"),
-    )
+def _reason(examination: Examination) -> str:
+    return examination.outcome.reason or "refused"
 
 
-def _binding_values(request: HttpRequest) -> list[tuple[str, str]]:
-    """The binding for this request, for a session that has none (an existing one is kept)."""
-    policy = conf.policy()
-    values = []
-    if policy.restrict_ip:
-        values.append((binding.IP_SESSION_KEY, policy.ip_value(client_ip(request))))
-    if policy.restrict_ua:
-        values.append((binding.UA_SESSION_KEY, policy.ua_value(request.META.get("HTTP_USER_AGENT"))))
-    return values
+def _is_exempt_view(view_func: Callable[..., Any]) -> bool:
+    return getattr(view_func, "restriction_exempt", False) is True
 
 
-def _is_exempt(request: HttpRequest) -> bool:
-    # Resolved only when a change was found, so the steady state pays nothing for it.
+def _looks_exempt(request: HttpRequest) -> bool:
+    # Resolved only when a change was found, so the steady state pays nothing for it. The final
+    # word is process_view's: a later middleware may still set request.urlconf.
     try:
         match = resolve(request.path_info, getattr(request, "urlconf", None))
     except Resolver404:
         return False
-    return getattr(match.func, "restriction_exempt", False) is True
-
-
-def _log_receiver_error(receiver: Any, result: Any) -> None:
-    if isinstance(result, Exception):
-        logger.error(
-            "A session_restricted receiver (%r) raised; the session is handled anyway.",
-            receiver,
-            exc_info=result,
-        )
+    return _is_exempt_view(match.func)

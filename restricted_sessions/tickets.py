@@ -21,9 +21,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_POST
 
-from restricted_sessions import binding
-from restricted_sessions.conf import conf
-from restricted_sessions.events import client_ip
+from restricted_sessions.binding import REASON_IP, decide, parse
+from restricted_sessions.changes import escaped
+from restricted_sessions.clients import presented
+from restricted_sessions.conf import get_config
 
 logger = logging.getLogger("restricted_sessions")
 
@@ -90,20 +91,16 @@ async def aredeem_ticket(ticket: str, request: HttpRequest) -> str | None:
     # Only the request that deletes the entry may use it: two concurrent uses cannot both win.
     if not isinstance(value, dict) or not await cache.adelete(cache_key):
         return None
-    verdict = binding.check(
-        conf.policy(),
-        stored_ip=value["ip"],
-        stored_ip2=binding.UNBOUND,
-        stored_ua=value["ua"],
-        current_ip=client_ip(request),
-        current_ua=request.META.get("HTTP_USER_AGENT"),
-    )
-    if verdict.reason is not None:
+    config = get_config()
+    binding = parse(value.get("binding"))
+    # Strictly: a ticket never binds a second address family on first use.
+    outcome = decide(config.policy, binding, presented(request, config), bind_other_family=False)
+    if outcome.reason is not None:
         logger.warning(
             "WebSocket ticket refused: the %s differs from the client that asked for it (path %s).",
-            "IP address" if verdict.reason == binding.REASON_IP else "User-Agent",
-            request.path,
-            extra={"reason": verdict.reason, "path": request.path},
+            "IP address" if outcome.reason == REASON_IP else "User-Agent",
+            escaped(request.path),
+            extra={"reason": outcome.reason, "path": escaped(request.path)},
         )
         return None
     return str(value["key"])
@@ -113,14 +110,10 @@ def _new_ticket(request: HttpRequest) -> tuple[str, dict[str, str]]:
     key = request.session.session_key
     if key is None:
         raise PermissionDenied("A ticket needs a session.")
-    policy = conf.policy()
-    value = {
-        "key": key,
-        # The stored forms of the binding: hashed with STORE="hashed", so the cache holds no IP.
-        "ip": policy.ip_value(client_ip(request)),
-        "ua": policy.ua_value(request.META.get("HTTP_USER_AGENT")),
-    }
-    return secrets.token_urlsafe(24), value
+    config = get_config()
+    # The binding's stored form: hashed with STORE="hashed", so the cache holds no address.
+    binding = config.policy.new_binding(presented(request, config))
+    return secrets.token_urlsafe(24), {"key": key, "binding": binding.encode()}
 
 
 def _sign(ticket_id: str) -> str:

@@ -218,7 +218,11 @@ def create_session(data: dict[str, Any]) -> str:
 
 
 def start_header_session(http: Http, value: str = "x", **kwargs: Any) -> str:
-    """A cookieless client creates a session; returns the key the response header carried."""
+    """A cookieless client creates a session; returns the key the response header carried.
+
+    It asks for a header session as the protocol says: an empty X-SessionID to start.
+    """
+    kwargs.setdefault("key", "")
     response = http.get("write", {"value": value}, **kwargs)
     assert response.status_code == 200
     key = response.headers[HEADER]

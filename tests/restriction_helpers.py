@@ -9,9 +9,24 @@ import pytest
 
 from tests.conftest import Http, stored
 
+from restricted_sessions.binding import BINDING_SESSION_KEY, UNBOUND, Binding, parse
+
+# The keys of 1.0 and 0.4, which sessions written by those versions hold.
 IP_KEY = "_restrictedsessions_ip"
 IP2_KEY = "_restrictedsessions_ip2"
 UA_KEY = "_restrictedsessions_ua"
+BINDING_KEY = BINDING_SESSION_KEY
+
+
+def bound(data: dict[str, Any]) -> Binding:
+    """The binding held by session ``data`` (as from ``stored(key)``); KeyError when none."""
+    return parse(data[BINDING_KEY])
+
+
+def bound_ip(data: dict[str, Any]) -> object:
+    """The bound address (its stored form) of session ``data``; None when not bound."""
+    ip = bound(data).ip
+    return None if ip is UNBOUND else ip
 
 
 def bound_cookie_session(http: Http, value: str = "mine", **kwargs: Any) -> str:

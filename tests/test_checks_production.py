@@ -207,12 +207,13 @@ def test_the_test_client_never_gets_a_500_from_a_bad_setting(client: Any) -> Non
 
 def test_every_production_option_is_off_by_default() -> None:
     """The core issue's behaviour is kept unless an operator opts in."""
-    from restricted_sessions.conf import conf
+    from restricted_sessions.conf import get_config
 
-    assert conf.TRUSTED_PROXIES == []
-    assert conf.UA_MATCH == "exact"
-    assert conf.IP_EXEMPT_NETWORKS == []
-    assert conf.DUAL_STACK is False
-    assert conf.REPORT_ONLY is False
-    assert conf.FAILURE_HANDLER is None
-    assert conf.STORE == "raw"
+    config = get_config()
+    assert config.trusted_proxies == ()
+    assert config.policy.ua_match == "exact"
+    assert config.policy.exempt_networks == ()
+    assert config.policy.dual_stack is False
+    assert config.report_only is False
+    assert config.failure_handler is None
+    assert config.hashed is False

@@ -8,12 +8,18 @@ ASGIRequest drops header names with underscores, as WSGI servers do; these tests
 from __future__ import annotations
 
 import io
+from typing import Any
 from ipaddress import ip_address
 
 from django.core.handlers.asgi import ASGIRequest
 from django.test import override_settings
 
-from restricted_sessions.events import client_ip
+from restricted_sessions.clients import client_ip as _client_ip
+from restricted_sessions.conf import get_config
+
+
+def client_ip(request: Any) -> Any:
+    return _client_ip(request, get_config())
 
 
 def asgi_request(headers: list[tuple[bytes, bytes]], client: str = "10.0.0.2") -> ASGIRequest:

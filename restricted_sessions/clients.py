@@ -1,0 +1,24 @@
+"""What a request presents about its client: the address behind trusted proxies and the User-Agent."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+
+from restricted_sessions.addresses import IPAddress, client_behind_proxies, first_address
+from restricted_sessions.binding import Presented
+from restricted_sessions.conf import Config
+
+__all__ = ["client_ip", "presented"]
+
+
+def client_ip(request: HttpRequest, config: Config) -> IPAddress | None:
+    """The client address: behind TRUSTED_PROXIES, the first address they did not write."""
+    meta = request.META
+    if config.trusted_proxies:
+        return client_behind_proxies(meta.get("REMOTE_ADDR"), meta.get(config.forwarded_for_key), config.trusted_proxies)
+    return first_address(meta.get(config.remote_addr_key))
+
+
+def presented(request: HttpRequest, config: Config) -> Presented:
+    """What the request presents, for ``binding.decide``."""
+    return Presented(client_ip(request, config), request.META.get("HTTP_USER_AGENT"))

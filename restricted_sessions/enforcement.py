@@ -1,0 +1,248 @@
+"""The I/O shells around ``binding.decide``: load what the session stores, apply the outcome.
+
+Each step has a sync and an async twin that differ only in how they reach the session, the cache,
+the signal and the failure handler; everything they decide is in the shared plain functions.
+The HTTP middleware (sync and async) and the Channels middleware all call these.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.sessions.backends.base import SessionBase
+from django.core.cache import caches
+from django.http import HttpRequest
+
+from restricted_sessions.binding import (
+    BINDING_SESSION_KEY,
+    LEGACY_SESSION_KEYS,
+    Binding,
+    Outcome,
+    Presented,
+    decide,
+)
+from restricted_sessions.changes import Change, log_receiver_errors
+from restricted_sessions.clients import presented
+from restricted_sessions.conf import Config
+from restricted_sessions.signals import session_restricted
+
+__all__ = [
+    "AUTH_USER_SESSION_KEY",
+    "Examination",
+    "abind",
+    "aend",
+    "aremember_refused",
+    "aexamine",
+    "areport",
+    "bind",
+    "end",
+    "examine",
+    "remember_refused",
+    "report",
+]
+
+#: ``django.contrib.auth.SESSION_KEY``, spelled out so that sites without contrib.auth work.
+AUTH_USER_SESSION_KEY = "_auth_user_id"
+OWN_SESSION_KEYS = frozenset((BINDING_SESSION_KEY, *LEGACY_SESSION_KEYS))
+# Refused keys are remembered under a digest: a key is a bearer credential, never a cache key.
+REFUSED_PREFIX = "restricted_sessions:refused:"
+#: Where the response phase finds what the request phase found.
+REQUEST_ATTRIBUTE = "_restricted_sessions_examination"
+
+
+@dataclass(frozen=True)
+class Examination:
+    """What the request phase found for a request with a session."""
+
+    presented: Presented
+    outcome: Outcome
+    #: The session's ``_auth_user_id`` (None: anonymous).
+    user_id: Any
+    #: The presented key named no session, and it is one the library refused before.
+    refused_before: bool = False
+
+
+# Request phase -------------------------------------------------------------------------
+
+
+def _refused_cache_key(session_key: str) -> str:
+    return REFUSED_PREFIX + hashlib.sha256(session_key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _decide(
+    request: HttpRequest, config: Config, data: Mapping[str, Any], *, bind_other_family: bool = True
+) -> Examination | None:
+    user_id = data.get(AUTH_USER_SESSION_KEY)
+    if config.authed_only and user_id is None:
+        return None
+    client = presented(request, config)
+    binding = config.policy.read(data.get)
+    outcome = decide(config.policy, binding, client, bind_other_family=bind_other_family)
+    return Examination(client, outcome, user_id)
+
+
+def examine(request: HttpRequest, session: SessionBase, config: Config) -> Examination | None:
+    """Load the session and decide about the request; None when there is nothing to check.
+
+    A key that names no session (any more) is checked against the keys refused before, so that
+    a refused key stays refused for as long as its session could have lived.
+    """
+    key = session.session_key
+    if key is None:
+        return None
+    data = dict(session.items())
+    if session.session_key is None and config.server_side_store:
+        if caches[config.cache_alias].get(_refused_cache_key(key)) is not None:
+            return Examination(presented(request, config), Outcome(), None, refused_before=True)
+        return None
+    return _save_now(session, _decide(request, config, data))
+
+
+async def aexamine(request: HttpRequest, session: SessionBase, config: Config) -> Examination | None:
+    """``examine`` with the async session and cache APIs."""
+    key = session.session_key
+    if key is None:
+        return None
+    data = dict(await session.aitems())
+    if session.session_key is None and config.server_side_store:
+        if await caches[config.cache_alias].aget(_refused_cache_key(key)) is not None:
+            return Examination(presented(request, config), Outcome(), None, refused_before=True)
+        return None
+    examination = _decide(request, config, data)
+    if examination is not None and examination.outcome.save is not None:
+        await session.aupdate(_written(examination.outcome.save))
+        for legacy in LEGACY_SESSION_KEYS:
+            await session.apop(legacy, None)
+    return examination
+
+
+def _save_now(session: SessionBase, examination: Examination | None) -> Examination | None:
+    if examination is not None and examination.outcome.save is not None:
+        session.update(_written(examination.outcome.save))
+        for legacy in LEGACY_SESSION_KEYS:
+            session.pop(legacy, None)
+    return examination
+
+
+def _written(binding: Binding) -> dict[str, str]:
+    return {BINDING_SESSION_KEY: binding.encode()}
+
+
+# A change: report, then end the session ---------------------------------------------------
+
+
+def _change(request: HttpRequest, examination: Examination, config: Config) -> Change:
+    return Change(
+        request=request,
+        outcome=examination.outcome,
+        client_ip=examination.presented.ip,
+        user_id=examination.user_id,
+        enforced=not config.report_only,
+        hashed=config.hashed,
+    )
+
+
+def report(request: HttpRequest, examination: Examination, config: Config, sender: Any, **extra: Any) -> None:
+    """Log the change and send ``session_restricted`` (receivers that raise are logged)."""
+    change = _change(request, examination, config)
+    change.log(config.policy)
+    log_receiver_errors(session_restricted.send_robust(**change.signal_kwargs(sender, **extra)))
+
+
+async def areport(
+    request: HttpRequest, examination: Examination, config: Config, sender: Any, **extra: Any
+) -> None:
+    change = _change(request, examination, config)
+    change.log(config.policy)
+    log_receiver_errors(await session_restricted.asend_robust(**change.signal_kwargs(sender, **extra)))
+
+
+def remember_refused(session: SessionBase, config: Config) -> None:
+    """Remember the session's key as refused, in RESTRICTEDSESSIONS_CACHE, for its remaining age.
+
+    A second request with the key is then refused again instead of served as anonymous, or from
+    a cache that keyed a page on it. Signed cookies need none of this: their binding travels with
+    them and refuses them again.
+    """
+    key = session.session_key
+    if key is not None and config.server_side_store:
+        caches[config.cache_alias].set(_refused_cache_key(key), 1, session.get_expiry_age())
+
+
+async def aremember_refused(session: SessionBase, config: Config) -> None:
+    key = session.session_key
+    if key is not None and config.server_side_store:
+        await caches[config.cache_alias].aset(_refused_cache_key(key), 1, await session.aget_expiry_age())
+
+
+def end(request: HttpRequest, session: SessionBase, examination: Examination, config: Config) -> None:
+    """End a changed session: Django's ``logout`` when it holds a user, else ``flush``."""
+    remember_refused(session, config)
+    if examination.user_id is not None and config.auth_installed:
+        from django.contrib.auth import get_user, logout
+
+        if not hasattr(request, "user"):
+            # So that user_logged_out receivers hear who was logged out.
+            request.user = get_user(request)
+        logout(request)
+    else:
+        session.flush()
+
+
+async def aend(request: HttpRequest, session: SessionBase, examination: Examination, config: Config) -> None:
+    await aremember_refused(session, config)
+    if examination.user_id is not None and config.auth_installed:
+        from django.contrib.auth import aget_user, alogout
+
+        if not hasattr(request, "user") and not hasattr(request, "auser"):
+            request.user = await aget_user(request)
+        await alogout(request)
+    else:
+        await session.aflush()
+
+
+# Response phase: the binding is written when the session is saved anyway -------------------
+
+
+def _binding_to_write(
+    request: HttpRequest, config: Config, data: Mapping[str, Any], examination: Examination | None
+) -> Binding | None:
+    if examination is not None and (examination.outcome.reason is not None or examination.refused_before):
+        # An exempt view or REPORT_ONLY let a changed client through: its binding stays as it is.
+        return None
+    if not any(key not in OWN_SESSION_KEYS for key in data):
+        # Never create (or keep alive) a session only to hold a binding.
+        return None
+    if config.authed_only and data.get(AUTH_USER_SESSION_KEY) is None:
+        return None
+    client = examination.presented if examination is not None else presented(request, config)
+    return config.policy.to_save(config.policy.read(data.get), client)
+
+
+def _saves(session: SessionBase, status_code: int, config: Config) -> bool:
+    return (session.modified or config.save_every_request) and status_code < 500
+
+
+def bind(request: HttpRequest, session: SessionBase, status_code: int, config: Config) -> None:
+    """Write the binding into a session that this response saves anyway (typically the login)."""
+    if not _saves(session, status_code, config) or session.is_empty():
+        return
+    new = _binding_to_write(request, config, dict(session.items()), getattr(request, REQUEST_ATTRIBUTE, None))
+    if new is not None:
+        session.update(_written(new))
+        for legacy in LEGACY_SESSION_KEYS:
+            session.pop(legacy, None)
+
+
+async def abind(request: HttpRequest, session: SessionBase, status_code: int, config: Config) -> None:
+    if not _saves(session, status_code, config) or session.is_empty():
+        return
+    data = dict(await session.aitems())
+    new = _binding_to_write(request, config, data, getattr(request, REQUEST_ATTRIBUTE, None))
+    if new is not None:
+        await session.aupdate(_written(new))
+        for legacy in LEGACY_SESSION_KEYS:
+            await session.apop(legacy, None)
