@@ -3,7 +3,7 @@
 One launcher shared by the unit tests (Redis), the end-to-end suite (Redis, PostgreSQL, and the
 helpers its app servers and nginx use) and ``bench/`` (Redis and PostgreSQL). Standard library
 only, so that ``bench/run.py`` can use it under any Python 3.11+; ``PostgresServer.query`` imports
-psycopg when called.
+psycopg when called (the rest uses PostgreSQL's own client programs).
 
 Every failure is a ``ServerError`` that says why, with the end of the server's log: the unit and
 end-to-end fixtures turn it into a test failure (never a skip), the benchmark into an exit.
@@ -328,7 +328,7 @@ class PostgresServer:
             ],
             f"pg_ctl start (log: {self.log})",
         )
-        wait_until(lambda: bool(self.query("SELECT 1")), f"PostgreSQL on port {self.port}")
+        wait_until(self.ready, f"PostgreSQL on port {self.port}")
         return self
 
     def stop(self) -> None:
@@ -350,10 +350,19 @@ class PostgresServer:
     ) -> None:
         self.stop()
 
+    def client_program(self, name: str) -> str:
+        """A client program of the server's version (``pg_isready``, ``createdb``...)."""
+        bindir = self.bindir or Path(program("/usr/lib/postgresql/*/bin/pg_ctl")).parent
+        return str(bindir / name)
+
+    def ready(self) -> bool:
+        """True when the server accepts connections (``pg_isready``, no client library)."""
+        command = [self.client_program("pg_isready"), "-q", "-h", str(self.root), "-p", str(self.port)]
+        return subprocess.run(command, stdin=subprocess.DEVNULL, check=False, timeout=10).returncode == 0
+
     def version(self) -> str:
-        """The server's version, such as ``15.14``."""
-        assert self.bindir is not None, "start() first"
-        return run([str(self.bindir / "postgres"), "--version"], "postgres --version").split()[-1]
+        """The server's version, such as ``15.18``: ``postgres (PostgreSQL) 15.18 (Debian ...)``."""
+        return run([self.client_program("postgres"), "--version"], "postgres --version").split()[2]
 
     def url(self, dbname: str) -> str:
         return f"postgres://postgres@{LOOPBACK}:{self.port}/{dbname}"
@@ -369,8 +378,9 @@ class PostgresServer:
             return cursor.fetchall() if cursor.description else [()]
 
     def create_database(self, name: str) -> str:
-        """CREATE DATABASE ``name``; its URL."""
-        self.query(f'CREATE DATABASE "{name}"')
+        """Create the database ``name`` (``createdb``, no client library); its URL."""
+        command = [self.client_program("createdb"), "-h", str(self.root), "-p", str(self.port), "-U", "postgres"]
+        run([*command, name], f"createdb {name}")
         return self.url(name)
 
     def terminate_backends(self, dbname: str) -> int:
