@@ -110,6 +110,15 @@ class Server:
             self.process = None
 
 
+async def read_chunked(reader: asyncio.StreamReader) -> None:
+    """Read a chunked body (RFC 9112 section 7.1) to its end; trailers are not expected."""
+    while True:
+        size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+        await reader.readexactly(size + 2)
+        if size == 0:
+            return
+
+
 async def connection_loop(port: int, request: bytes, stop_at: float, record_from: float, out: list[float],
                           statuses: dict[int, int]) -> None:  # fmt: skip
     reader = writer = None
@@ -122,11 +131,18 @@ async def connection_loop(port: int, request: bytes, stop_at: float, record_from
         lines = head.decode("latin-1").split("\r\n")
         status = int(lines[0].split(" ", 2)[1])
         fields = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
-        await reader.readexactly(int(fields.get("content-length", "0")))
+        closing = fields.get("connection", "").lower() == "close"
+        if "content-length" in fields:
+            await reader.readexactly(int(fields["content-length"]))
+        elif fields.get("transfer-encoding", "").lower() == "chunked":
+            await read_chunked(reader)
+        else:
+            await reader.read()  # the body runs to the end of the connection
+            closing = True
         if started >= record_from:
             out.append(clock() - started)
             statuses[status] = statuses.get(status, 0) + 1
-        if fields.get("connection", "").lower() == "close":
+        if closing:
             writer.close()
             writer = None
     if writer is not None:

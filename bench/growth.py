@@ -20,7 +20,7 @@ import ipaddress
 import random
 import statistics
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bench.matrix import Config, build_handler, log, login
@@ -43,6 +43,15 @@ class Point:
     stack: Stack
     client: Client
     settings: dict[str, Any]
+
+
+@dataclass
+class Cell:
+    point: Point
+    config: Config
+    status: int
+    size: int
+    times: list[int] = field(default_factory=list)
 
 
 def networks(kind: str, count: int, offset: int) -> list[str]:
@@ -125,22 +134,22 @@ def measure(points: list[Point], rounds: int, batch: int, budget: float) -> list
             check = config.driver.call(config.driver.prepare(PATHS[STEADY], config.client, 1)[0])
             if check.status != 200 or (status and check.body != USER.encode()):
                 status = check.status or status
-        cells.append({"point": point, "config": config, "times": [], "status": status, "size": batch})
+        cells.append(Cell(point, config, status, batch))
     for number in range(rounds):
         shuffle.shuffle(cells)
         for cell in cells:
-            config = cell["config"]
+            config = cell.config
             with config.settings():
                 config.driver.call(config.driver.prepare(PATHS[STEADY], config.client, 1)[0])
                 if number == 0:
                     started = time.perf_counter()
                     config.driver.call(config.driver.prepare(PATHS[STEADY], config.client, 1)[0])
-                    cell["size"] = max(3, min(batch, int(budget / max(time.perf_counter() - started, 1e-6))))
-                inputs = config.driver.prepare(PATHS[STEADY], config.client, cell["size"])
-                cell["times"].extend(config.driver.timed(inputs))
+                    cell.size = max(3, min(batch, int(budget / max(time.perf_counter() - started, 1e-6))))
+                inputs = config.driver.prepare(PATHS[STEADY], config.client, cell.size)
+                cell.times.extend(config.driver.timed(inputs))
     results = []
     for cell in cells:
-        point, times = cell["point"], sorted(cell["times"])
+        point, times = cell.point, sorted(cell.times)
         results.append(
             {
                 "curve": point.curve,
@@ -151,7 +160,7 @@ def measure(points: list[Point], rounds: int, batch: int, budget: float) -> list
                 "requests": len(times),
                 "median_us": statistics.median(times) / 1000,
                 "p90_us": times[int(0.9 * (len(times) - 1))] / 1000,
-                "status": cell["status"],
+                "status": cell.status,
             }
         )
     return sorted(results, key=lambda r: (r["curve"], r["series"], r["x"], r["stack"]))

@@ -77,9 +77,9 @@ def main(argv: list[str]) -> None:
     options = parse(argv)
     from bench import site
 
-    config = site.settings(options.redis)
-    config["DATABASES"] = {"default": site.database(options.postgres)}
-    settings.configure(**config)
+    django_settings = site.settings(options.redis)
+    django_settings["DATABASES"] = {"default": site.database(options.postgres)}
+    settings.configure(**django_settings)
     django.setup()
     from django.core.management import call_command
 
