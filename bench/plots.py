@@ -19,6 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import ScalarFormatter
 
 FILES = {
     "networks": "networks.png",
@@ -51,8 +52,9 @@ def finish(figure: Figure, title: str, smoke: bool, path: Path) -> None:
     plt.close(figure)
 
 
-def axes_setup(axes: Axes, xlabel: str, ylabel: str) -> None:
-    axes.set_xscale("log")
+def axes_setup(axes: Axes, xlabel: str, ylabel: str, base: int = 10) -> None:
+    axes.set_xscale("log", base=base)
+    axes.xaxis.set_major_formatter(ScalarFormatter())
     axes.set_xlabel(xlabel)
     axes.set_ylabel(ylabel)
     axes.grid(True, which="both", alpha=0.3)
@@ -107,8 +109,8 @@ def plot_concurrency(rows: list[dict[str, Any]], path: Path, smoke: bool) -> Non
                 line[1].plot(*zip(*points, strict=True), style, marker="o", color=COLORS.get(stack), label=label)
         line[0].set_title(f"{server}: requests per second")
         line[1].set_title(f"{server}: latency")
-        axes_setup(line[0], "concurrent connections", "requests/s")
-        axes_setup(line[1], "concurrent connections", "ms")
+        axes_setup(line[0], "concurrent connections", "requests/s", base=2)
+        axes_setup(line[1], "concurrent connections", "ms", base=2)
         line[1].set_yscale("log")
     finish(figure, "Concurrent clients, steady requests, db sessions in PostgreSQL", smoke, path)
 
