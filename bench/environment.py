@@ -1,19 +1,16 @@
-"""What the benchmark needs outside Python's standard library: its virtualenv and a Redis server.
+"""What the benchmark needs outside Python's standard library: its virtualenv and its servers.
 
-Standard library only: this module runs under whatever Python started ``bench/run.py``.
+Standard library only: this module runs under whatever Python started ``bench/run.py``. The
+servers (redis-server, PostgreSQL) are started by ``tests/loopback.py``, the launcher the test
+suites use; the Debian packages are installed the way ``tests/provision.py`` installs them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-import os
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,13 +18,13 @@ VENV = ROOT / "bench" / ".venv"
 STAMP = VENV / "bench-stamp.json"
 
 DJANGO = "Django>=5.2,<5.3"
-REDIS_CLIENT = "redis>=5.0"
 # The packages that restricted_sessions replaces, at the versions the issue measured.
 SEED_RESTRICTED = "django-restricted-sessions==0.4.0"
 # It pins Django<3.0: installed without its dependencies, on the benchmark's Django.
 SEED_HEADER = "django-session-header==1.0"
 
-REDIS_SERVER = "/usr/bin/redis-server"
+# What the measuring needs besides Django (plots, servers, database and Redis clients).
+REQUIREMENTS = ROOT / "bench" / "requirements.txt"
 
 
 def log(message: str) -> None:
@@ -38,7 +35,7 @@ def venv_python(venv: Path = VENV) -> Path:
     return venv / "bin" / "python"
 
 
-def ensure_venv(python: str, *, django: str, seeds: bool, redis: bool) -> Path:
+def ensure_venv(python: str, *, django: str, seeds: bool) -> Path:
     """Create ``bench/.venv`` (once) and install what this run needs; returns its Python.
 
     The project is installed editable, so the benchmark always measures the working tree.
@@ -49,8 +46,8 @@ def ensure_venv(python: str, *, django: str, seeds: bool, redis: bool) -> Path:
         subprocess.run([python, "-m", "venv", str(VENV)], check=True)
     done: dict[str, str] = json.loads(STAMP.read_text()) if STAMP.exists() else {}
     steps = [("django", django, [django]), ("project", str(ROOT), ["--no-deps", "-e", str(ROOT)])]
-    if redis:
-        steps.append(("redis", REDIS_CLIENT, [REDIS_CLIENT]))
+    digest = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()[:12]
+    steps.append(("requirements", f"bench/requirements.txt ({digest})", ["-r", str(REQUIREMENTS)]))
     if seeds:
         steps.append(("seed-restricted", SEED_RESTRICTED, [SEED_RESTRICTED]))
         steps.append(("seed-header", SEED_HEADER, ["--no-deps", SEED_HEADER]))
@@ -65,70 +62,29 @@ def ensure_venv(python: str, *, django: str, seeds: bool, redis: bool) -> Path:
     return venv_python()
 
 
-@dataclass
-class RedisServer:
-    """A throwaway redis-server on loopback, without persistence."""
+def ensure_programs(*, postgres: bool) -> None:
+    """Install redis-server (and PostgreSQL) from Debian as ``tests/provision.py`` does, or exit saying how."""
+    from tests import provision
 
-    process: subprocess.Popen[bytes]
-    port: int
-    directory: str
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def version(self) -> str:
-        out = subprocess.run([REDIS_SERVER, "--version"], capture_output=True, text=True).stdout
-        return next((p[2:] for p in out.split() if p.startswith("v=")), out.strip())
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        shutil.rmtree(self.directory, ignore_errors=True)
-
-
-def start_redis() -> RedisServer:
-    """Start redis-server on a free loopback port and wait until it answers PING."""
-    if not os.access(REDIS_SERVER, os.X_OK):
-        raise SystemExit(f"--redis needs {REDIS_SERVER} (Debian: apt-get install redis-server)")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    directory = tempfile.mkdtemp(prefix="bench-redis-")
-    process = subprocess.Popen(
-        [
-            REDIS_SERVER,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            directory,
-            "--daemonize",
-            "no",
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    server = RedisServer(process, port, directory)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"redis-server exited with status {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as connection:
-                connection.sendall(b"PING\r\n")
-                if connection.recv(16).startswith(b"+PONG"):
-                    log(f"redis-server {server.version()} on 127.0.0.1:{port} (pid {process.pid})")
-                    return server
-        except OSError:
-            time.sleep(0.05)
-    server.stop()
-    raise SystemExit("redis-server did not answer within 15 s")
+    needed = [provision.Requirement("redis-server", ("redis-server",))]
+    if postgres:
+        needed.append(
+            provision.Requirement(
+                "postgresql",
+                (
+                    "/usr/lib/postgresql/*/bin/postgres",
+                    "/usr/lib/postgresql/*/bin/initdb",
+                    "/usr/lib/postgresql/*/bin/pg_ctl",
+                ),
+            )
+        )
+    if provision.missing(needed) and provision.can_install():
+        with provision.exclusive_lock():
+            if todo := provision.missing(needed):
+                provision.install(todo)
+    if todo := provision.missing(needed):
+        packages = " ".join(sorted({req.package for req in todo}))
+        raise SystemExit(
+            f"the benchmark needs the Debian packages {packages} (apt-get install {packages}),"
+            " or run it with --no-servers"
+        )

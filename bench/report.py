@@ -22,6 +22,18 @@ STACK_LABELS = {
 }
 FULL_STACKS = ("rs-full", "rs-full-all")
 CHECK_LIMIT_NS = 3000
+SMOKE = "smoke: not comparable"
+# Steady WSGI, full stack vs Django alone: the limits of the benchmark issues, per stack and engine.
+STEADY_LIMITS = {
+    ("rs-full", "db"): 1.03,
+    ("rs-full", "signed_cookies"): 1.05,
+    ("rs-full-all", "db"): 1.05,
+    ("rs-full-all", "signed_cookies"): 1.10,
+}
+NETWORKS_LIMIT = 1.2
+FORWARDING_LIMIT_US = 50.0
+SERVER_HEADER_LIMIT = 8190  # bench/growth.py: what gunicorn and nginx accept in one header line
+PLOT_DIRECTORY = "_static/performance"
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
@@ -47,6 +59,7 @@ def heading(text: str, mark: str) -> str:
 class Results:
     def __init__(self, data: dict[str, Any]) -> None:
         self.data = data
+        self.smoke = bool(data.get("smoke"))
         self.requests = {(r["engine"], r["handler"], r["scenario"], r["stack"]): r for r in data["requests"]}
 
     def get(self, engine: str, handler: str, scenario: str, stack: str) -> dict[str, Any] | None:
@@ -136,10 +149,21 @@ class Target:
     measured: str
     limit: str
     passed: bool
+    smoke: bool = False
 
     @property
     def verdict(self) -> str:
+        """PASS or MISS; a smoke run's tiny samples decide nothing."""
+        if self.smoke:
+            return SMOKE
         return "PASS" if self.passed else "MISS"
+
+
+def summary(found: list[Target]) -> str:
+    """The closing line of a run: the count of PASS and MISS, or that a smoke run has no verdicts."""
+    if any(target.smoke for target in found):
+        return f"targets: {SMOKE} ({len(found)} targets, verdicts only in a full run)"
+    return f"targets: {sum(t.passed for t in found)} PASS, {sum(not t.passed for t in found)} MISS"
 
 
 def _ratios(results: Results, handler: str, scenario: str, stack: str) -> dict[str, float]:
@@ -155,7 +179,8 @@ def targets(results: Results) -> list[Target]:
     found = []
     for stack in FULL_STACKS:
         label = "defaults" if stack == "rs-full" else "every option"
-        for engine, limit in (("db", 1.05), ("signed_cookies", 1.10)):
+        for engine in ("db", "signed_cookies"):
+            limit = STEADY_LIMITS[stack, engine]
             ratio = results.ratio(engine, "wsgi", "steady", stack)
             if ratio is not None:
                 base = results.get(engine, "wsgi", "steady", "django")["median_us"]  # type: ignore[index]
@@ -218,6 +243,21 @@ def targets(results: Results) -> list[Target]:
                 max(ratios.values()) <= 1.0,
             )
         )
+    anonymous_sql = max(r["sql_per_request"] for r in anonymous)
+    found.append(
+        Target("anonymous, our stacks: SQL queries per request", number(anonymous_sql), "0", anonymous_sql == 0)
+    )
+    for stack in FULL_STACKS:
+        ratios = _ratios(results, "wsgi", "anonymous", stack)
+        found.append(
+            Target(
+                f"anonymous, WSGI, {stack} vs Django alone (2 decimals)",
+                _listing(ratios),
+                "1.00x",
+                round(max(ratios.values()), 2) <= 1.0,
+            )
+        )
+    found += growth_targets(results)
     for handler in ("wsgi", "asgi"):
         seed, ours = results.get("db", handler, "steady", "seed-rs"), results.get("db", handler, "steady", "rs-full")
         if seed is not None and ours is not None:
@@ -230,6 +270,44 @@ def targets(results: Results) -> list[Target]:
                     speedup >= 2,
                 )
             )
+    for target in found:
+        target.smoke = results.smoke
+    return found
+
+
+def _growth(results: Results, curve: str) -> list[dict[str, Any]]:
+    return [r for r in results.data.get("growth", []) if r["curve"] == curve]
+
+
+def growth_targets(results: Results) -> list[Target]:
+    found = []
+    for kind in ("IPv4", "IPv6"):
+        cells = {r["x"]: r for r in _growth(results, "networks") if r["series"] == kind and r["stack"] == "rs-full-all"}
+        if 1 in cells and 1000 in cells:
+            ratio = cells[1000]["median_us"] / cells[1]["median_us"]
+            found.append(
+                Target(
+                    f"{kind}: request with 1,000 trusted + 1,000 exempt networks vs 1 + 1 (every option)",
+                    f"{ratio:.2f}x ({cells[1000]['median_us']:.1f} / {cells[1]['median_us']:.1f} µs)",
+                    f"≤ {NETWORKS_LIMIT:.1f}x",
+                    ratio <= NETWORKS_LIMIT,
+                )
+            )
+    rows = _growth(results, "forwarding")
+    ours = {r["x"]: r for r in rows if r["stack"] == "rs-full-all"}
+    django = {r["x"]: r for r in rows if r["stack"] == "django"}
+    accepted = [x for x, r in ours.items() if r["header_bytes"] <= SERVER_HEADER_LIMIT and x in django]
+    if accepted:
+        costs = {x: ours[x]["median_us"] - django[x]["median_us"] for x in accepted}
+        worst = max(costs, key=lambda x: costs[x])
+        found.append(
+            Target(
+                "X-Forwarded-For up to 8 kB (what servers accept), trusted hops: our µs over Django alone",
+                f"{costs[worst]:.1f} µs at {worst} entries ({ours[worst]['header_bytes']} bytes)",
+                f"< {FORWARDING_LIMIT_US:.0f} µs",
+                costs[worst] < FORWARDING_LIMIT_US,
+            )
+        )
     return found
 
 
@@ -258,6 +336,92 @@ def decomposition_table(results: Results) -> str:
     return table(header, rows)
 
 
+def growth_table(results: Results, curve: str) -> str:
+    """Median µs per request at each point of a growth curve, one column per stack (and family)."""
+    rows = _growth(results, curve)
+    columns = list(dict.fromkeys((r["stack"], r["series"]) for r in rows))
+    cells = {(r["x"], r["stack"], r["series"]): r for r in rows}
+
+    def cell(row: dict[str, Any] | None) -> str:
+        if row is None:
+            return "-"
+        return f"{row['median_us']:.1f}" + ("" if row["status"] == 200 else f" (refused: {row['status']})")
+
+    def title(stack: str, series: str) -> str:
+        label = STACK_LABELS.get(stack, stack)
+        return f"{label}, {series}" if curve == "networks" else label
+
+    first = {"networks": "networks of each kind", "forwarding": "entries (bytes)", "user_agent": "UA bytes"}[curve]
+    body = []
+    for x in sorted({r["x"] for r in rows}):
+        size = next((r["header_bytes"] for r in rows if r["x"] == x and r["header_bytes"]), None)
+        body.append([f"{x:,}" + (f" ({size:,})" if size else ""), *(cell(cells.get((x, *c))) for c in columns)])
+    return table([first, *(title(*c) + " µs" for c in columns)], body)
+
+
+def stored_table(results: Results) -> str:
+    rows = results.data["stored"]
+    columns = list(dict.fromkeys((r["store"], r["stack"]) for r in rows))
+    cells = {(r["sessions"], r["store"], r["stack"]): r for r in rows}
+    body = [
+        [f"{n:,}", *(f"{cells[(n, *c)]['median_us']:.1f}" if (n, *c) in cells else "-" for c in columns)]
+        for n in sorted({r["sessions"] for r in rows})
+    ]
+    return table(["stored sessions", *(f"{s}, {STACK_LABELS.get(k, k)} µs" for s, k in columns)], body)
+
+
+def concurrency_table(results: Results) -> str:
+    rows = results.data["concurrency"]
+    body = [
+        [
+            r["server"],
+            str(r["connections"]),
+            STACK_LABELS.get(r["stack"], r["stack"]),
+            f"{r['rps']:.0f}",
+            f"{r['p50_ms']:.2f}",
+            f"{r['p99_ms']:.2f}",
+            ", ".join(f"{k}: {v}" for k, v in sorted(r["statuses"].items())),
+        ]
+        for r in sorted(rows, key=lambda r: (r["server"], r["connections"], r["stack"]))
+    ]
+    return table(["server", "connections", "stack", "requests/s", "p50 ms", "p99 ms", "statuses"], body)
+
+
+def figure(name: str, alt: str) -> str:
+    return f".. image:: {PLOT_DIRECTORY}/{name}\n   :alt: {alt}\n   :width: 100%"
+
+
+def growth_section(results: Results, meta: dict[str, Any]) -> list[str]:
+    data = results.data
+    if not data.get("growth"):
+        return []
+    parts = [
+        heading("How cost grows", "-"),
+        GROWTH_INTRO.format(command=meta["command"], machine=meta["machine"]).strip(),
+    ]
+    for curve, name, title in (
+        ("networks", "networks.png", "Configured networks"),
+        ("forwarding", "forwarding.png", "Forwarding-header length"),
+        ("user_agent", "user-agent.png", "User-Agent length"),
+    ):
+        parts += [heading(title, "~"), GROWTH_TEXT[curve].strip(), figure(name, title), growth_table(results, curve)]
+    if data.get("stored"):
+        parts += [
+            heading("Stored sessions", "~"),
+            STORED_TEXT.strip(),
+            figure("stored-sessions.png", "Per-request cost vs stored sessions"),
+            stored_table(results),
+        ]
+    if data.get("concurrency"):
+        parts += [
+            heading("Concurrent clients on real servers", "~"),
+            CONCURRENCY_TEXT.strip(),
+            figure("concurrency.png", "Requests per second and latency vs concurrent connections"),
+            concurrency_table(results),
+        ]
+    return parts
+
+
 def targets_table(found: list[Target]) -> str:
     return table(["target", "measured", "limit", "result"], [[t.name, t.measured, t.limit, t.verdict] for t in found])
 
@@ -267,6 +431,8 @@ def page(results: Results, meta: dict[str, Any]) -> str:
     data = results.data
     versions = ", ".join(f"{name} {version}" for name, version in data["versions"].items())
     load = data["load_average"]
+    meta = dict(meta)
+    meta["machine"] = f"{meta['nproc']} CPUs, {meta['cpu']}; {versions}"
     parts = [
         ".. This page is written by ``python bench/run.py``; edit bench/report.py, not this file.",
         heading("Performance", "="),
@@ -283,6 +449,11 @@ def page(results: Results, meta: dict[str, Any]) -> str:
             after=" ".join(f"{v:.2f}" for v in load["after"]),
         ).strip(),
     ]
+    if results.smoke:
+        parts.append(
+            f".. warning::\n\n   {SMOKE.capitalize()}: a smoke run (``--quick``) of tiny samples, to show"
+            " that everything runs. Its figures mean nothing and decide no target."
+        )
     if meta.get("note"):
         parts.append(f".. note::\n\n   {meta['note']}")
     parts += [
@@ -298,6 +469,7 @@ def page(results: Results, meta: dict[str, Any]) -> str:
         heading("Scaling", "-"),
         SCALING_INTRO.strip(),
         scaling_table(results),
+        *growth_section(results, meta),
         heading("Where the time goes", "-"),
         ANALYSIS_INTRO.strip(),
         decomposition_table(results),
@@ -313,12 +485,14 @@ What ``restricted_sessions`` costs per request, measured side by side with Djang
 ``SessionMiddleware`` and with the two packages it replaces (django-restricted-sessions 0.4 and
 django-session-header 1.0), in one run on one machine. Run it yourself from a clone::
 
-    python bench/run.py            # db and signed_cookies engines, about 5 minutes on 2 cores
-    python bench/run.py --redis    # adds the cache engine on a redis-server it starts on loopback
-    python bench/run.py --quick    # smoke run: a few requests of everything, numbers meaningless
+    python bench/run.py            # everything, about 15 minutes on 2 cores
+    python bench/run.py --redis    # adds the cache engine to the request tables
+    python bench/run.py --quick    # smoke run: tiny sizes of everything, figures not comparable
 
 The command creates ``bench/.venv`` (the project installed editable, Django, the seed packages
-from PyPI) on first use; ``--no-seeds`` skips the seed packages and ``--help`` lists the rest.
+and ``bench/requirements.txt`` from PyPI) on first use, and starts redis-server and PostgreSQL
+(Debian's packages, installed when missing and run as root) on loopback; ``--no-seeds`` skips the
+seed packages, ``--no-servers`` what needs PostgreSQL and real servers, and ``--help`` lists the rest.
 
 The numbers below were taken with ``{command}`` on {date}:
 
@@ -364,6 +538,52 @@ current_ip=parse_ip(...), current_ua=...)`` on prepared inputs of a matching req
 ``timeit`` (median of the repeats, per call), next to django-restricted-sessions 0.4's
 ``validate_ip`` + ``validate_ua`` on the same inputs. The 100 kB User-Agent is stored as its
 SHA-256 digest by restricted_sessions (bounded binding), and as itself by 0.4.
+"""
+
+GROWTH_INTRO = """
+How the cost of a request grows with what a site configures, what a client sends, how many
+sessions are stored and how many clients come at once. Each plot was made by ``{command}``
+(``bench/plots.py``, matplotlib) on this machine: {machine}. The in-process curves are
+WSGI, db engine (in-memory SQLite), the steady scenario; each point is the median µs per request
+of its stacks measured in turns. Django alone receives the same requests, so the distance between
+its curve and ours is our time.
+"""
+
+GROWTH_TEXT = {
+    "networks": """
+n networks in ``TRUSTED_PROXIES`` and n more in ``IP_EXEMPT_NETWORKS`` (every option on;
+disjoint IPv4 /30s or IPv6 /64s), the proxy in the last trusted network and the client in none
+of the exempt ones: a lookup that scans the lists pays for all of them. Target: 1,000 + 1,000
+networks within 1.2x of 1 + 1, for each family.
+""",
+    "forwarding": """
+``X-Forwarded-For`` with k entries: the client, then k - 1 trusted proxies (10.0.0.0/8, every
+option on), from ``REMOTE_ADDR`` 10.1.2.3. Servers accept header lines up to about 8 kB
+(gunicorn's ``limit_request_field_size`` 8190, nginx's ``large_client_header_buffers`` 8k): the
+point marked in the plot and the table is the longest header that fits. Target: under 50 µs of
+our time for every header up to that size. A point the library refuses (a bounded walk that
+fails closed) is marked "refused".
+""",
+    "user_agent": """
+A User-Agent of 100 bytes to 100 kB (a Chrome string padded), default settings and every option
+(``UA_MATCH = "ignore_versions"``, hashed store).
+""",
+}
+
+STORED_TEXT = """
+The steady scenario with n other sessions stored: rows of ``django_session`` in PostgreSQL (db
+engine) and keys in Redis (cache engine), both started on loopback by ``tests/loopback.py``
+(PostgreSQL from Debian's package in a temporary directory, fsync off). Filled with one ``COPY``
+per step (then ``ANALYZE``) and pipelined ``SET`` commands; WSGI, in process, the stacks in turns.
+"""
+
+CONCURRENCY_TEXT = """
+The benchmark's site on real servers: gunicorn (2 sync workers, WSGI views) and uvicorn (2
+workers, async views), one server per stack, db sessions in PostgreSQL (persistent connections
+under WSGI, a connection per request under ASGI, as Django runs them). Each connection sends the
+steady request of one logged-in session back to back (gunicorn's sync workers close every
+connection, so each request there pays a TCP connect). The load generator is a single asyncio
+process on the same CPUs: absolute numbers are the machine's, the comparison is between stacks.
 """
 
 SCALING_INTRO = """

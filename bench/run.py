@@ -1,8 +1,8 @@
 """Benchmark restricted_sessions against Django's SessionMiddleware and the seed packages.
 
-    python bench/run.py            # the published run: tables printed and docs/performance.rst
-    python bench/run.py --redis    # also the cache engine, on a redis-server started on loopback
-    python bench/run.py --quick    # smoke run (a few requests of everything; docs untouched)
+    python bench/run.py            # the published run: tables, plots and docs/performance.rst
+    python bench/run.py --redis    # also the cache engine in the request tables
+    python bench/run.py --quick    # smoke run (tiny sizes of everything; docs untouched)
 
 Runs under any Python 3.11+ (standard library only); the measuring happens in ``bench/.venv``,
 which this script creates and fills on first use. See ``--help`` and docs/performance.rst.
@@ -19,13 +19,16 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import environment, report
+from tests.loopback import PostgresServer, RedisServer, ServerError
 
 RESULTS = environment.ROOT / "bench" / "results"
 DOCS_PAGE = environment.ROOT / "docs" / "performance.rst"
+PLOTS = environment.ROOT / "docs" / "_static" / "performance"
 
 FULL = {
     "rounds": 20,
@@ -35,6 +38,11 @@ FULL = {
     "micro_repeat": 200,
     "scaling": "1,10,100,1000",
     "scaling_total": 600,
+    "growth_rounds": 5,
+    "growth_batch": 60,
+    "stored_counts": "1,1000,10000,100000,1000000",
+    "levels": "1,2,4,8,16,32,64",
+    "seconds": 2.5,
 }
 QUICK = {
     "rounds": 2,
@@ -44,13 +52,23 @@ QUICK = {
     "micro_repeat": 5,
     "scaling": "1,10,100",
     "scaling_total": 10,
+    "growth_rounds": 1,
+    "growth_batch": 3,
+    "stored_counts": "1,10,100",
+    "levels": "1,4",
+    "seconds": 0.3,
 }
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python bench/run.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: a few requests of every configuration")
-    parser.add_argument("--redis", action="store_true", help="also measure the cache engine on a local redis-server")
+    parser.add_argument("--redis", action="store_true", help="also measure the cache engine in the request tables")
+    parser.add_argument(
+        "--no-servers",
+        action="store_true",
+        help="skip what needs PostgreSQL and real servers (stored sessions, concurrent clients)",
+    )
     parser.add_argument("--no-seeds", action="store_true", help="skip the seed packages (no PyPI install for them)")
     parser.add_argument(
         "--no-venv", action="store_true", help="measure in this Python (Django installed) instead of bench/.venv"
@@ -113,7 +131,7 @@ def without_note(argv: list[str]) -> list[str]:
 
 
 def worker_arguments(options: argparse.Namespace, out: Path, redis_url: str | None) -> list[str]:
-    sizes = dict(QUICK if options.quick else FULL)
+    sizes = {k: v for k, v in (QUICK if options.quick else FULL).items() if k not in SERVER_SIZES}
     for name in ("rounds", "batch"):
         if getattr(options, name) is not None:
             sizes[name] = getattr(options, name)
@@ -124,7 +142,38 @@ def worker_arguments(options: argparse.Namespace, out: Path, redis_url: str | No
         arguments += ["--" + name.replace("_", "-"), str(value)]
     if redis_url:
         arguments += ["--redis-url", redis_url]
+    if options.quick:
+        arguments.append("--smoke")
     return arguments
+
+
+SERVER_SIZES = ("stored_counts", "levels", "seconds")
+
+
+def measure_servers(python: str, options: argparse.Namespace, redis: RedisServer) -> dict[str, Any]:
+    """Stored sessions (PostgreSQL, Redis) and concurrent clients (gunicorn, uvicorn), each in a process."""
+    sizes = QUICK if options.quick else FULL
+    stored_out, concurrency_out = RESULTS / "stored.json", RESULTS / "concurrency.json"
+    with PostgresServer(max_connections=100) as postgres:
+        stored_url = postgres.create_database("bench_stored")
+        serve_url = postgres.create_database("bench_serve")
+        command = [python, "-m", "bench.stored", "--postgres", stored_url, "--redis", redis.url(1)]
+        command += ["--counts", str(sizes["stored_counts"]), "--clock", options.clock, "--out", str(stored_out)]
+        if options.quick:
+            command += ["--rounds", "1", "--batch", "3"]
+        subprocess.run(command, cwd=environment.ROOT, check=True)
+        command = [python, "-m", "bench.concurrency", "--postgres", serve_url, "--out", str(concurrency_out)]
+        command += ["--levels", str(sizes["levels"]), "--seconds", str(sizes["seconds"])]
+        command += ["--workdir", str(postgres.root / "servers")] + (["--no-seeds"] if options.no_seeds else [])
+        if options.quick:
+            command += ["--warmup", "0.1"]
+        subprocess.run(command, cwd=environment.ROOT, check=True)
+        version = postgres.version()
+    return {
+        "stored": json.loads(stored_out.read_text()),
+        "concurrency": json.loads(concurrency_out.read_text()),
+        "postgresql": version,
+    }
 
 
 def main(argv: list[str]) -> int:
@@ -132,27 +181,32 @@ def main(argv: list[str]) -> int:
     if options.no_venv:
         python = sys.executable
     else:
-        python = str(
-            environment.ensure_venv(
-                options.python, django=options.django, seeds=not options.no_seeds, redis=options.redis
-            )
-        )
+        python = str(environment.ensure_venv(options.python, django=options.django, seeds=not options.no_seeds))
+    environment.ensure_programs(postgres=not options.no_servers)
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / ("quick.json" if options.quick else "latest.json")
     # The measuring process imports the library when it starts: that is the code measured.
     measured, fingerprint = commit(), library_fingerprint()
-    redis = environment.start_redis() if options.redis else None
     try:
-        arguments = worker_arguments(options, out, redis.url if redis else None)
-        environment.log(f"measuring with {python}")
-        subprocess.run([python, "-m", "bench.worker", *arguments], cwd=environment.ROOT, check=True)
-        redis_version = redis.version() if redis else None
-    finally:
-        if redis is not None:
-            redis.stop()
+        with RedisServer() as redis:
+            environment.log(f"redis-server {redis.version()} on {redis.url()}")
+            arguments = worker_arguments(options, out, redis.url() if options.redis else None)
+            environment.log(f"measuring with {python}")
+            subprocess.run([python, "-m", "bench.worker", *arguments], cwd=environment.ROOT, check=True)
+            servers = {} if options.no_servers else measure_servers(python, options, redis)
+            redis_version = redis.version()
+    except ServerError as error:
+        raise SystemExit(f"a server the benchmark needs did not start: {error}") from error
     data = json.loads(out.read_text())
-    if redis_version:
-        data["versions"]["redis-server"] = redis_version
+    data["versions"]["redis-server"] = redis_version
+    if servers:
+        data["versions"]["PostgreSQL"] = servers.pop("postgresql")
+    data.update(servers)
+    data["smoke"] = options.quick
+    out.write_text(json.dumps(data, indent=1))
+    write_docs = bool(options.docs or (options.docs is None and not options.quick))
+    plots = PLOTS if write_docs else RESULTS / "plots"
+    subprocess.run([python, "-m", "bench.plots", str(out), str(plots)], cwd=environment.ROOT, check=True)
     results = report.Results(data)
     meta = {
         "command": shlex.join(["python", "bench/run.py", *without_note(argv)]),
@@ -166,8 +220,8 @@ def main(argv: list[str]) -> int:
     text = report.page(results, meta)
     print(text)
     found = report.targets(results)
-    print(f"targets: {sum(t.passed for t in found)} PASS, {sum(not t.passed for t in found)} MISS")
-    if options.docs or (options.docs is None and not options.quick):
+    print(report.summary(found))
+    if write_docs:
         DOCS_PAGE.write_text(text, encoding="utf-8")
         environment.log(f"wrote {DOCS_PAGE.relative_to(environment.ROOT)}")
     problems = [
@@ -177,6 +231,11 @@ def main(argv: list[str]) -> int:
     ]
     problems += [
         f"scaling {s['bound']}/{s['per_session']}/{s['stack']}: {s['problem']}" for s in data["scaling"] if s["problem"]
+    ]
+    problems += [
+        f"concurrency {c['server']}/{c['stack']}/{c['connections']}: statuses {c['statuses']}"
+        for c in data.get("concurrency", [])
+        if set(c["statuses"]) != {"200"}
     ]
     for problem in problems:
         print(f"PROBLEM {problem}", file=sys.stderr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse
@@ -45,6 +46,19 @@ def settings(redis_url: str | None) -> dict[str, Any]:
         "SESSION_ENGINE": "django.contrib.sessions.backends.db",
         "USE_TZ": True,
         "LOGGING_CONFIG": None,
+    }
+
+
+def database(url: str) -> dict[str, Any]:
+    """Django's DATABASES entry for a ``postgres://user@host:port/dbname`` URL (persistent connections)."""
+    parts = urlsplit(url)
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": parts.path.lstrip("/"),
+        "USER": parts.username or "postgres",
+        "HOST": parts.hostname,
+        "PORT": parts.port,
+        "CONN_MAX_AGE": None,
     }
 
 

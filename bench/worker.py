@@ -42,6 +42,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--micro-repeat", type=int, default=200)
     parser.add_argument("--scaling", default="1,10,100,1000")
     parser.add_argument("--scaling-total", type=int, default=600)
+    parser.add_argument("--growth-rounds", type=int, default=5)
+    parser.add_argument("--growth-batch", type=int, default=60)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: proves that everything runs")
     return parser.parse_args(argv)
 
 
@@ -75,7 +78,7 @@ def main(argv: list[str]) -> None:
     asyncio.set_event_loop(asyncio.new_event_loop())
 
     import restricted_sessions
-    from bench import drivers, matrix, micro, scaling
+    from bench import drivers, growth, matrix, micro, scaling
 
     drivers.use_clock(options.clock)
     stacks = [stack for stack in STACKS if options.seeds or not stack.seed]
@@ -100,6 +103,7 @@ def main(argv: list[str]) -> None:
     results["micro"] = micro.run(options.micro_repeat, options.seeds)
     counts = tuple(int(n) for n in options.scaling.split(","))
     results["scaling"] = scaling.run(counts, options.scaling_total)
+    results["growth"] = growth.run(options.smoke, options.growth_rounds, options.growth_batch)
     results["seconds"] = time.monotonic() - started
     results["load_average"] = {"before": load_before, "after": os.getloadavg()}
     with open(options.out, "w") as out:

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Callable, Iterator
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
@@ -24,6 +20,8 @@ else:
 from django.test import AsyncClient as DjangoAsyncClient
 from django.test import Client as DjangoClient
 from django.urls import reverse
+
+from tests.loopback import RedisServer, ServerError
 
 DEFAULT_IP = "10.0.0.1"
 DEFAULT_UA = "Mozilla/5.0 (X11; Linux x86_64) TestBrowser/1.0"
@@ -245,65 +243,18 @@ def data_of(response: TestResponse) -> dict[str, Any]:
 # Redis ---------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real redis-server on a free loopback port, without persistence, for the whole run.
 
     If it cannot start, the tests that need it fail with the reason (never a skip).
     """
-    import redis
-
-    executable = shutil.which("redis-server")
-    if executable is None:
-        pytest.fail("redis-server is not on PATH: run `python tests/provision.py` (apt-get install redis-server).")
-    port = _free_port()
-    workdir = tmp_path_factory.mktemp("redis")
-    process = subprocess.Popen(
-        [
-            executable,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(workdir),
-            "--daemonize",
-            "no",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
+    server = RedisServer(tmp_path_factory.mktemp("redis"), timeout=10)
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            if process.poll() is not None:
-                output = process.stdout.read().decode(errors="replace") if process.stdout else ""
-                pytest.fail(f"redis-server exited with {process.returncode}: {output}")
-            try:
-                redis.Redis.from_url(url).ping()
-                break
-            except redis.exceptions.ConnectionError as error:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"redis-server did not answer on port {port}: {error}")
-                time.sleep(0.05)
-        yield url
+        server.start()
+    except ServerError as error:
+        pytest.fail(f"{error}\n(`python tests/provision.py` installs redis-server as root)", pytrace=False)
+    try:
+        yield server.url()
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout:
-            process.stdout.close()
+        server.stop()
