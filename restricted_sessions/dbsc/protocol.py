@@ -5,7 +5,8 @@ instructions JSON. No request, no response, no I/O; the time is passed in (secon
 A device-bound session's state is one JSON-serializable dict kept in the Django session:
 
     {"challenges": [[challenge, issued_at], ...],   # newest first, at most two
-     "id": session identifier, "alg": "ES256", "jwk": {public JWK}}   # once registered
+     "id": session identifier, "alg": "ES256", "jwk": {public JWK},   # once registered
+     "registered_at": seconds since the epoch}
 
 JOSE comes from joserfc, the optional extra ``restricted_sessions[dbsc]``.
 """
@@ -16,7 +17,7 @@ import json
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from django.core import signing
 from django.core.exceptions import ImproperlyConfigured
@@ -35,6 +36,13 @@ MAX_CHALLENGE_LENGTH = 256
 MIN_RSA_BITS = 2048
 MAX_RSA_BITS = 8192
 COOKIE_SALT = "restricted_sessions.dbsc.bound-cookie"
+# Seconds a bound cookie stays valid on the server after the browser drops it: covers the trip of a
+# request sent just before expiry and clock differences between app servers.
+COOKIE_LEEWAY = 10
+# Seconds after registration during which a request without a bound cookie is let through: requests
+# the browser sent before it had the registration answer (Chromium fetches a page's resources
+# meanwhile) must not be refused.
+REGISTRATION_GRACE = 10
 INSTALL_HINT = 'DBSC needs joserfc: pip install "restricted_sessions[dbsc]"'
 
 State = dict[str, Any]
@@ -80,7 +88,7 @@ def _challenges(state: Mapping[str, Any] | None) -> list[tuple[str, float]]:
     ]
 
 
-def is_registered(state: Mapping[str, Any] | None) -> bool:
+def is_registered(state: Any) -> TypeGuard[Mapping[str, Any]]:
     """True when ``state`` belongs to a session bound to a device key."""
     return isinstance(state, Mapping) and isinstance(state.get("id"), str) and isinstance(state.get("jwk"), dict)
 
@@ -242,6 +250,20 @@ def bound_cookie_matches(value: str | None, session_id: str, max_age: int) -> bo
     except signing.BadSignature:
         return False
     return constant_time_compare(signed_id, session_id)
+
+
+def bound_cookie_ok(state: Mapping[str, Any] | None, value: str | None, now: float, cookie_age: int) -> bool:
+    """The enforcement rule: False only for a device-bound ``state`` without a valid bound cookie ``value``.
+
+    A cookie is valid for ``cookie_age`` + COOKIE_LEEWAY seconds; none is needed during the first
+    REGISTRATION_GRACE seconds after registration.
+    """
+    if not is_registered(state):
+        return True
+    if bound_cookie_matches(value, state["id"], cookie_age + COOKIE_LEEWAY):
+        return True
+    registered_at = state.get("registered_at")
+    return isinstance(registered_at, int | float) and 0 <= now - registered_at < REGISTRATION_GRACE
 
 
 def cookie_attributes(samesite: str | None) -> str:

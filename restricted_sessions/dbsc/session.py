@@ -79,9 +79,9 @@ async def aregistration_header(request: HttpRequest) -> str | None:
 
 def _cookie_valid(request: HttpRequest, state: Any) -> bool:
     config = dbsc_settings()
-    if not config.enabled or not protocol.is_registered(state):
+    if not config.enabled or state is None:
         return True
-    return protocol.bound_cookie_matches(request.COOKIES.get(config.cookie_name), state["id"], config.cookie_age)
+    return protocol.bound_cookie_ok(state, request.COOKIES.get(config.cookie_name), time.time(), config.cookie_age)
 
 
 def bound_cookie_valid(request: HttpRequest, session: SessionBase) -> bool:

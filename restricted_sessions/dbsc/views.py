@@ -51,7 +51,7 @@ def answer_registration(proof_header: str | None, state: Any, now: float, config
     if proof is None or protocol.take_challenge(state, proof.jti, now, config.challenge_age) is None:
         return Answer(400)
     session_id = protocol.new_session_identifier()
-    return _renewed({"id": session_id, "alg": proof.alg, "jwk": proof.jwk}, now, config)
+    return _renewed({"id": session_id, "alg": proof.alg, "jwk": proof.jwk, "registered_at": now}, now, config)
 
 
 def answer_refresh(id_header: str | None, proof_header: str | None, state: Any, now: float,
