@@ -13,6 +13,7 @@ binding, and a refresh refused by the engine's 4xx would make the browser end it
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,7 +80,7 @@ def answer_refresh(id_header: str | None, proof_header: str | None, state: Any, 
     return _renewed(taken, now, config)
 
 
-def _challenged(state: protocol.State, now: float) -> Answer:
+def _challenged(state: Mapping[str, Any], now: float) -> Answer:
     state, challenge = protocol.issue_challenge(state, now)
     header = protocol.challenge_header(challenge, state["id"])
     return Answer(403, state=state, headers={protocol.CHALLENGE_HEADER: header})
