@@ -17,6 +17,7 @@ import json
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, TypeGuard
 
 from django.core import signing
@@ -173,14 +174,26 @@ def read_refresh_proof(value: str | None, alg: str, jwk: Mapping[str, Any]) -> P
     return _verify(token, key, alg) if key is not None else None
 
 
-def _jose() -> tuple[Any, Any, type[Exception]]:
-    """joserfc's jwk and jws modules and its base error; ImproperlyConfigured naming the extra if missing."""
+@lru_cache(maxsize=1)
+def _jose() -> tuple[Any, Any, type[Exception], Any]:
+    """joserfc's jwk and jws modules, its base error and a JWS registry sized for DBSC proofs.
+
+    ImproperlyConfigured naming the extra when joserfc is missing.
+    """
     try:
         from joserfc import jwk, jws
         from joserfc.errors import JoseError
     except ImportError as exc:
         raise ImproperlyConfigured(INSTALL_HINT) from exc
-    return jwk, jws, JoseError
+
+    class Registry(jws.JWSRegistry):
+        # joserfc's 512-byte header limit is too small for an RSA key in the header.
+        max_header_length = MAX_PROOF_LENGTH
+        max_payload_length = 2048
+        max_signature_length = 2048
+
+    # Not strict about header names: the draft lists the fields a proof has "at least".
+    return jwk, jws, JoseError, Registry(strict_check_header=False)
 
 
 def _token(value: str | None) -> str | None:
@@ -191,16 +204,16 @@ def _token(value: str | None) -> str | None:
 
 
 def _header(token: str) -> dict[str, Any] | None:
-    _, jws, jose_error = _jose()
+    _, jws, jose_error, registry = _jose()
     try:
-        header = jws.extract_compact(token.encode("ascii")).protected
+        header = jws.extract_compact(token.encode("ascii"), registry=registry).protected
     except (jose_error, ValueError, TypeError, UnicodeError):
         return None
     return header if isinstance(header, dict) and header.get("typ") == PROOF_TYPE else None
 
 
 def _public_key(jwk: Mapping[str, Any], alg: str) -> Any:
-    jwk_module, _, jose_error = _jose()
+    jwk_module, _, jose_error, _ = _jose()
     fields = {k: v for k, v in jwk.items() if k in ("kty", "crv", "x", "y", "n", "e")}
     if "d" in jwk or not all(isinstance(v, str) for v in fields.values()):
         return None
@@ -218,9 +231,9 @@ def _public_key(jwk: Mapping[str, Any], alg: str) -> Any:
 
 
 def _verify(token: str, key: Any, alg: str) -> Proof | None:
-    _, jws, jose_error = _jose()
+    _, jws, jose_error, registry = _jose()
     try:
-        verified = jws.deserialize_compact(token, key, algorithms=[alg])
+        verified = jws.deserialize_compact(token, key, algorithms=[alg], registry=registry)
         claims = json.loads(verified.payload)
     except (jose_error, ValueError, TypeError, UnicodeError):
         return None
