@@ -13,6 +13,7 @@ JOSE comes from joserfc, the optional extra ``restricted_sessions[dbsc]``.
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 from collections.abc import Mapping, Sequence
@@ -59,7 +60,7 @@ def issue_challenge(state: Mapping[str, Any] | None, now: float) -> tuple[State,
     was issued (draft, "Server considerations"); anything older is dropped.
     """
     challenge = secrets.token_urlsafe(32)
-    kept = list(_challenges(state))[:1]
+    kept = [[c, issued_at] for c, issued_at in _challenges(state)[:1]]
     return {**(state or {}), "challenges": [[challenge, now], *kept]}, challenge
 
 
@@ -219,15 +220,20 @@ def _public_key(jwk: Mapping[str, Any], alg: str) -> Any:
         return None
     if alg == "ES256" and not (fields.get("kty") == "EC" and fields.get("crv") == "P-256"):
         return None
-    if alg == "RS256" and fields.get("kty") != "RSA":
+    if alg == "RS256" and not (fields.get("kty") == "RSA" and MIN_RSA_BITS <= _bits(fields.get("n")) <= MAX_RSA_BITS):
         return None
     try:
-        key = jwk_module.import_key(fields)
+        return jwk_module.import_key(fields)
     except (jose_error, ValueError, TypeError, KeyError):
         return None
-    if alg == "RS256" and not MIN_RSA_BITS <= key.raw_value.key_size <= MAX_RSA_BITS:
-        return None
-    return key
+
+
+def _bits(modulus: Any) -> int:
+    """The bit length of a base64url-encoded RSA modulus; 0 when it is not one."""
+    try:
+        return int.from_bytes(base64.urlsafe_b64decode(modulus + "=" * (-len(modulus) % 4))).bit_length()
+    except (TypeError, ValueError):
+        return 0
 
 
 def _verify(token: str, key: Any, alg: str) -> Proof | None:
