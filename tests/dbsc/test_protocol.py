@@ -10,9 +10,10 @@ from unittest import mock
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.core import signing
+from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
-from restricted_sessions.dbsc import protocol
+from restricted_sessions.dbsc import protocol, sfv
 from tests.dbsc.utils import CHROMIUM_JWK, CHROMIUM_REFRESH, CHROMIUM_REGISTRATION, Device
 
 NOW = 1_800_000_000.0
@@ -60,7 +61,7 @@ def test_cookie_attributes_follow_samesite() -> None:
 def test_session_identifiers_are_fresh_tokens() -> None:
     first, second = protocol.new_session_identifier(), protocol.new_session_identifier()
     assert first != second
-    assert protocol.sfv.token(first) == first
+    assert sfv.token(first) == first
     assert len(first) == 33
 
 
@@ -264,7 +265,7 @@ def test_without_joserfc_the_error_names_the_extra() -> None:
     protocol._jose.cache_clear()
     try:
         with mock.patch.dict("sys.modules", {"joserfc": None}), pytest.raises(
-            protocol.ImproperlyConfigured, match=r'pip install "restricted_sessions\[dbsc\]"'
+            ImproperlyConfigured, match=r'pip install "restricted_sessions\[dbsc\]"'
         ):
             protocol.read_refresh_proof(CHROMIUM_REFRESH, "ES256", CHROMIUM_JWK)
     finally:
