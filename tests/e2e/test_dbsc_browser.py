@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +151,10 @@ def refreshes(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [e for e in entries if e["path"] == "/dbsc/refresh/" and e["proof"]]
 
 
+def refreshed_since(site: Site, count: int) -> bool:
+    return len(refreshes(site.entries())) > count
+
+
 def test_chromium_registers_refreshes_and_stops_after_logout_while_a_copied_cookie_is_refused(
     site: Site, chromium: Any
 ) -> None:
@@ -182,7 +187,7 @@ def test_chromium_registers_refreshes_and_stops_after_logout_while_a_copied_cook
             page.wait_for_timeout((COOKIE_AGE + 1) * 1000)
             assert page.goto(f"{site.origin}/page/").status == 200
             assert page.inner_text("#user") == "demo"
-            wait_for(page, lambda before=before: len(refreshes(site.entries())) > before, "a refresh")
+            wait_for(page, partial(refreshed_since, site, before), "a refresh")
         assert all(e["status"] == 200 and e["session_id"] == session_id for e in refreshes(site.entries()))
         assert not [e for e in site.entries() if e["status"] == 403 and not e["path"].startswith("/dbsc/")]
 

@@ -36,15 +36,16 @@ class DeviceBoundGate:
             response = HttpResponseForbidden(f"refused: {REASON}")
         else:
             response = await self.get_response(request)
+        dbsc = request.path.startswith("/dbsc/")
         entry = {
             "method": request.method,
             "path": request.path,
             "status": response.status_code,
             "session_id": request.headers.get(protocol.SESSION_ID_HEADER),
             "proof": protocol.RESPONSE_HEADER in request.headers,
-            "body": response.content.decode() if request.path.startswith("/dbsc/") else "",
+            "body": response.content.decode() if isinstance(response, HttpResponse) and dbsc else "",
         }
-        with open(settings.DBSC_SITE_LOG, "a") as log:
+        with open(settings.DBSC_SITE_LOG, "a") as log:  # type: ignore[misc]
             log.write(json.dumps(entry) + "\n")
         return response
 
