@@ -1,0 +1,196 @@
+"""The registration and refresh endpoints of DBSC, as sync and async views sharing one pure core.
+
+``answer_registration`` and ``answer_refresh`` decide (state and headers in, ``Answer`` out); the
+views only load and store the state and build the response. They read headers and never the body,
+so a huge body costs nothing, and every malformed input gets a 4xx answer, never an exception.
+
+CSRF: both views are ``csrf_exempt`` because they act only on a proof signed by the device's private
+key over a challenge that only the session's owner was sent; a cross-site form or fetch can carry
+neither. They are also ``restriction_exempt``: the proof is a stronger check than the IP/User-Agent
+binding, and a refresh refused by the engine's 4xx would make the browser end its session.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.utils.cache import patch_cache_control
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from restricted_sessions.dbsc import protocol, sfv
+from restricted_sessions.dbsc.conf import DbscSettings, dbsc_settings
+from restricted_sessions.dbsc.session import SESSION_KEY, endpoint_path
+from restricted_sessions.decorators import restriction_exempt
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What an endpoint answers: status, JSON body, the state to store, headers, a bound cookie to set."""
+
+    status: int
+    body: dict[str, Any] | None = None
+    state: protocol.State | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    cookie: str | None = None
+
+
+def answer_registration(proof_header: str | None, state: Any, now: float, config: DbscSettings) -> Answer:
+    """Register the key of a proof that answers the session's pending challenge (draft "Create session").
+
+    400 for a missing or invalid proof, a challenge that is not pending, or a session already bound
+    (a device-bound session never takes a second key).
+    """
+    if not isinstance(state, dict) or protocol.is_registered(state):
+        return Answer(400)
+    proof = protocol.read_registration_proof(proof_header, config.algorithms)
+    if proof is None or protocol.take_challenge(state, proof.jti, now, config.challenge_age) is None:
+        return Answer(400)
+    session_id = protocol.new_session_identifier()
+    return _renewed({"id": session_id, "alg": proof.alg, "jwk": proof.jwk, "registered_at": now}, now, config)
+
+
+def answer_refresh(id_header: str | None, proof_header: str | None, state: Any, now: float,
+                   config: DbscSettings) -> Answer:
+    """Issue a new bound cookie for a proof of a recent challenge by the registered key.
+
+    No identifier: 400. An identifier this session is not bound to (logged out, flushed, another
+    registration): 200 ``{"continue": false}``, which ends the browser's session. No proof: 403 with
+    a new challenge. A proof that does not verify: 400. A proof of a challenge that is not current
+    (the previous one is still current, once), expired or used: 403 with a new challenge.
+    """
+    session_id = sfv.parse_text_item(id_header)
+    if session_id is None:
+        return Answer(400)
+    if not protocol.is_registered(state) or state["id"] != session_id:
+        return Answer(200, protocol.termination(session_id))
+    if proof_header is None:
+        return _challenged(state, now)
+    proof = protocol.read_refresh_proof(proof_header, state["alg"], state["jwk"])
+    if proof is None:
+        return Answer(400)
+    taken = protocol.take_challenge(state, proof.jti, now, config.challenge_age)
+    if taken is None:
+        return _challenged(state, now)
+    return _renewed(taken, now, config)
+
+
+def _challenged(state: Mapping[str, Any], now: float) -> Answer:
+    state, challenge = protocol.issue_challenge(state, now)
+    header = protocol.challenge_header(challenge, state["id"])
+    return Answer(403, state=state, headers={protocol.CHALLENGE_HEADER: header})
+
+
+def _renewed(state: protocol.State, now: float, config: DbscSettings) -> Answer:
+    # A challenge for the next refresh rides along: the browser caches it and may skip a 403 round trip.
+    state, challenge = protocol.issue_challenge(state, now)
+    body = protocol.instructions(
+        state["id"], endpoint_path("refresh"), config.cookie_name, protocol.cookie_attributes(_samesite())
+    )
+    return Answer(
+        200,
+        body,
+        state=state,
+        headers={protocol.CHALLENGE_HEADER: protocol.challenge_header(challenge, state["id"])},
+        cookie=protocol.make_bound_cookie(state["id"]),
+    )
+
+
+def _samesite() -> str | None:
+    value = settings.SESSION_COOKIE_SAMESITE
+    return str(value) if value else None
+
+
+def _response(answer: Answer, config: DbscSettings, expiry_age: int) -> HttpResponseBase:
+    response = HttpResponse() if answer.body is None else JsonResponse(answer.body)
+    response.status_code = answer.status
+    for name, value in answer.headers.items():
+        response[name] = value
+    if answer.cookie is not None:
+        response.set_cookie(
+            config.cookie_name,
+            answer.cookie,
+            max_age=max(0, min(config.cookie_age, expiry_age)),
+            path="/",
+            secure=True,
+            httponly=True,
+            samesite=settings.SESSION_COOKIE_SAMESITE,
+        )
+    patch_cache_control(response, no_store=True)
+    return response
+
+
+def _config() -> DbscSettings:
+    config = dbsc_settings()
+    if not config.enabled:
+        raise Http404("DBSC is off")
+    return config
+
+
+@csrf_exempt
+@restriction_exempt
+@require_POST
+def registration(request: HttpRequest) -> HttpResponseBase:
+    """POST, ``Secure-Session-Response``: register the device key; 200 with the instructions and a bound cookie."""
+    config = _config()
+    answer = answer_registration(
+        request.headers.get(protocol.RESPONSE_HEADER), request.session.get(SESSION_KEY), time.time(), config
+    )
+    if answer.state is not None:
+        request.session[SESSION_KEY] = answer.state
+    return _response(answer, config, request.session.get_expiry_age())
+
+
+@csrf_exempt
+@restriction_exempt
+@require_POST
+def refresh(request: HttpRequest) -> HttpResponseBase:
+    """POST, ``Sec-Secure-Session-Id`` and maybe ``Secure-Session-Response``: a new bound cookie or a challenge."""
+    config = _config()
+    answer = answer_refresh(
+        request.headers.get(protocol.SESSION_ID_HEADER),
+        request.headers.get(protocol.RESPONSE_HEADER),
+        request.session.get(SESSION_KEY),
+        time.time(),
+        config,
+    )
+    if answer.state is not None:
+        request.session[SESSION_KEY] = answer.state
+    return _response(answer, config, request.session.get_expiry_age())
+
+
+@csrf_exempt
+@restriction_exempt
+@require_POST
+async def aregistration(request: HttpRequest) -> HttpResponseBase:
+    """``registration`` as an async view (Django's async session API, no thread)."""
+    config = _config()
+    answer = answer_registration(
+        request.headers.get(protocol.RESPONSE_HEADER), await request.session.aget(SESSION_KEY), time.time(), config
+    )
+    if answer.state is not None:
+        await request.session.aset(SESSION_KEY, answer.state)
+    return _response(answer, config, await request.session.aget_expiry_age())
+
+
+@csrf_exempt
+@restriction_exempt
+@require_POST
+async def arefresh(request: HttpRequest) -> HttpResponseBase:
+    """``refresh`` as an async view (Django's async session API, no thread)."""
+    config = _config()
+    answer = answer_refresh(
+        request.headers.get(protocol.SESSION_ID_HEADER),
+        request.headers.get(protocol.RESPONSE_HEADER),
+        await request.session.aget(SESSION_KEY),
+        time.time(),
+        config,
+    )
+    if answer.state is not None:
+        await request.session.aset(SESSION_KEY, answer.state)
+    return _response(answer, config, await request.session.aget_expiry_age())
