@@ -37,6 +37,7 @@ __all__ = [
     "IP_SESSION_KEY",
     "LEGACY_SESSION_KEYS",
     "MATCH",
+    "REASON_DBSC",
     "REASON_IP",
     "REASON_UA",
     "UNBOUND",
@@ -59,6 +60,8 @@ LEGACY_SESSION_KEYS = (IP_SESSION_KEY, IP2_SESSION_KEY, UA_SESSION_KEY)
 #: Which part of the binding changed.
 REASON_IP = "ip"
 REASON_UA = "ua"
+#: A device-bound session (DBSC) presented without its valid bound cookie.
+REASON_DBSC = "dbsc"
 
 #: Marks a part of the binding that the session does not hold.
 UNBOUND: Any = type("Unbound", (), {"__repr__": lambda self: "UNBOUND"})()
@@ -119,6 +122,8 @@ class Presented:
     ip: IPAddress | None
     #: The User-Agent header, or None when the request sent none.
     user_agent: str | None
+    #: False when a device-bound session's request lacks a valid, unexpired bound cookie (DBSC).
+    device_proof: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +135,8 @@ class Binding:
     ua: object = UNBOUND
     #: True when read from the keys of 1.0 / 0.4, which the next save rewrites.
     legacy: bool = False
+    #: The session registered a device key (DBSC); kept by the DBSC module, not in the compact form.
+    device: bool = False
 
     @property
     def is_empty(self) -> bool:
@@ -194,6 +201,8 @@ class Policy:
     hashed: bool = False
     #: SECRET_KEY first, then SECRET_KEY_FALLBACKS: hashed values made with an old key still match.
     secrets: tuple[str, ...] = field(default=("",), repr=False)
+    #: Whether a device-bound session (DBSC) still gets the IP check.
+    device_restrict_ip: bool = True
     #: Hashed forms already computed, per (purpose, value, secret) (bounded).
     _memo: dict[tuple[str, object, str], bytes] = field(default_factory=dict, compare=False, repr=False)
 
@@ -269,6 +278,7 @@ class Policy:
         own values are an equivalent binding) and bindings read from 1.0's keys. None when the
         stored binding is already current.
         """
+        binding = replace(binding, device=False)
         ip, ip2, ua = binding.ip, binding.ip2, binding.ua
         current = presented.ip
         if self.restrict_ip:
@@ -374,12 +384,16 @@ def _family(stored: object) -> int | None:
 def decide(policy: Policy, binding: Binding, presented: Presented, *, bind_other_family: bool = True) -> Outcome:
     """Compare what a request presents with its session's binding.
 
-    With DUAL_STACK an address of the other family than the bound one is compared with the second
-    bound address; while there is none, it is bound on first use (``Outcome.save``) unless
+    A device-bound session (DBSC) is checked for its bound cookie first, and for its address only
+    while ``device_restrict_ip``. With DUAL_STACK an address of the other family than the bound one
+    is compared with the second bound address; while there is none, it is bound on first use (``Outcome.save``) unless
     ``bind_other_family`` is False (a WebSocket ticket checks both families strictly).
     """
+    if binding.device and not presented.device_proof:
+        # First: a copied cookie without the device's bound cookie is refused whatever else it shows.
+        return Outcome(REASON_DBSC)
     save: Binding | None = None
-    if policy.restrict_ip and binding.ip is not UNBOUND:
+    if policy.restrict_ip and binding.ip is not UNBOUND and (policy.device_restrict_ip or not binding.device):
         stored, part = binding.ip, "ip"
         found = policy.match_ip(stored, presented.ip)
         if (
@@ -404,4 +418,4 @@ def decide(policy: Policy, binding: Binding, presented: Presented, *, bind_other
             return Outcome(REASON_UA, binding.ua, presented.user_agent)
         if found is Match.STALE:
             save = replace(save or binding, ua=policy.ua_token(presented.user_agent))
-    return MATCH if save is None else Outcome(save=replace(save, legacy=False))
+    return MATCH if save is None else Outcome(save=replace(save, legacy=False, device=False))

@@ -9,6 +9,7 @@ so a misconfiguration stops start-up instead of weakening the protection.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from django.utils.module_loading import import_string
 
 from restricted_sessions.addresses import Networks, parse_networks
 from restricted_sessions.binding import Policy
+from restricted_sessions.dbsc import conf as dbsc_conf
 from restricted_sessions.keys import meta_key
 from restricted_sessions.useragents import MATCH_MODES
 
@@ -48,6 +50,7 @@ DEFAULTS: dict[str, Any] = {
     "FAILURE_HANDLER": None,
     "STORE": "raw",
     "CACHE": "default",
+    **dbsc_conf.DEFAULTS,
 }
 
 STORE_MODES = ("raw", "hashed")
@@ -136,7 +139,15 @@ def problems(values: dict[str, Any]) -> list[Problem]:
     if not (isinstance(values["CACHE"], str) and values["CACHE"] in settings.CACHES):
         problem = f"must name an entry of CACHES, not {values['CACHE']!r}"
         error("CACHE", problem, "Use 'default', or the alias of a cache that all your servers share.", "E016")
+    for name, problem in dbsc_conf.problems(values):
+        error(name, problem, "See the DBSC settings in the settings reference.", "E018")
+    if values["DBSC"] is True and not _importable("joserfc"):
+        error("DBSC", "needs the JOSE library joserfc, which is not installed", 'pip install "restricted_sessions[dbsc]"', "E019")
     return found
+
+
+def _importable(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
 
 
 def _network_problem(value: Any) -> str | None:
@@ -181,6 +192,7 @@ class Config:
     policy: Policy
     session_cookie_name: str
     save_every_request: bool
+    dbsc: dbsc_conf.DbscSettings
     #: False for the signed_cookies engine, whose sessions live in the cookie itself.
     server_side_store: bool
     auth_installed: bool
@@ -218,7 +230,9 @@ class Config:
                 dual_stack=values["DUAL_STACK"],
                 hashed=values["STORE"] == "hashed",
                 secrets=(settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", ())),
+                device_restrict_ip=values["DBSC_RESTRICT_IP"],
             ),
+            dbsc=dbsc_conf.build(values),
             session_cookie_name=str(settings.SESSION_COOKIE_NAME),
             save_every_request=bool(settings.SESSION_SAVE_EVERY_REQUEST),
             server_side_store=not issubclass(import_string(f"{settings.SESSION_ENGINE}.SessionStore"), SignedCookieStore),

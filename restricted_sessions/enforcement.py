@@ -8,17 +8,19 @@ The HTTP middleware (sync and async) and the Channels middleware all call these.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.cache import caches
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseBase
 
 from restricted_sessions.binding import (
     BINDING_SESSION_KEY,
     LEGACY_SESSION_KEYS,
+    REASON_DBSC,
     Binding,
     Outcome,
     Presented,
@@ -27,6 +29,8 @@ from restricted_sessions.binding import (
 from restricted_sessions.changes import Change, log_receiver_errors
 from restricted_sessions.clients import presented
 from restricted_sessions.conf import Config
+from restricted_sessions.dbsc import protocol as dbsc_protocol
+from restricted_sessions.dbsc import session as dbsc_state
 from restricted_sessions.signals import session_restricted
 
 __all__ = [
@@ -46,7 +50,7 @@ __all__ = [
 
 #: ``django.contrib.auth.SESSION_KEY``, spelled out so that sites without contrib.auth work.
 AUTH_USER_SESSION_KEY = "_auth_user_id"
-OWN_SESSION_KEYS = frozenset((BINDING_SESSION_KEY, *LEGACY_SESSION_KEYS))
+OWN_SESSION_KEYS = frozenset((BINDING_SESSION_KEY, *LEGACY_SESSION_KEYS, dbsc_state.SESSION_KEY))
 # Refused keys are remembered under a digest: a key is a bearer credential, never a cache key.
 REFUSED_PREFIX = "restricted_sessions:refused:"
 #: Where the response phase finds what the request phase found.
@@ -63,6 +67,8 @@ class Examination:
     user_id: Any
     #: The presented key named no session, and it is one the library refused before.
     refused_before: bool = False
+    #: The session had registered a device key (DBSC).
+    device_bound: bool = False
 
 
 # Request phase -------------------------------------------------------------------------
@@ -80,8 +86,15 @@ def _decide(
         return None
     client = presented(request, config)
     binding = config.policy.read(data.get)
+    if config.dbsc.enabled:
+        state = data.get(dbsc_state.SESSION_KEY)
+        if dbsc_protocol.is_registered(state):
+            binding = replace(binding, device=True)
+            cookie = request.COOKIES.get(config.dbsc.cookie_name)
+            if not dbsc_protocol.bound_cookie_ok(state, cookie, time.time(), config.dbsc.cookie_age):
+                client = replace(client, device_proof=False)
     outcome = decide(config.policy, binding, client, bind_other_family=bind_other_family)
-    return Examination(client, outcome, user_id)
+    return Examination(client, outcome, user_id, device_bound=binding.device)
 
 
 def examine(request: HttpRequest, session: SessionBase, config: Config) -> Examination | None:
@@ -178,8 +191,19 @@ async def aremember_refused(session: SessionBase, config: Config) -> None:
         await caches[config.cache_alias].aset(_refused_cache_key(key), 1, await session.aget_expiry_age())
 
 
+def ends_session(examination: Examination) -> bool:
+    """Whether a refusal ends the session: not for a missing DBSC bound cookie.
+
+    Anyone holding a copy of a device-bound session's cookie could otherwise log its owner out at
+    will; refusing the request is enough, since only the device can obtain a bound cookie.
+    """
+    return examination.outcome.reason != REASON_DBSC
+
+
 def end(request: HttpRequest, session: SessionBase, examination: Examination, config: Config) -> None:
     """End a changed session: Django's ``logout`` when it holds a user, else ``flush``."""
+    if not ends_session(examination):
+        return
     remember_refused(session, config)
     if examination.user_id is not None and config.auth_installed:
         from django.contrib.auth import get_user, logout
@@ -193,6 +217,8 @@ def end(request: HttpRequest, session: SessionBase, examination: Examination, co
 
 
 async def aend(request: HttpRequest, session: SessionBase, examination: Examination, config: Config) -> None:
+    if not ends_session(examination):
+        return
     await aremember_refused(session, config)
     if examination.user_id is not None and config.auth_installed:
         from django.contrib.auth import aget_user, alogout
@@ -226,23 +252,47 @@ def _saves(session: SessionBase, status_code: int, config: Config) -> bool:
     return (session.modified or config.save_every_request) and status_code < 500
 
 
-def bind(request: HttpRequest, session: SessionBase, status_code: int, config: Config) -> None:
-    """Write the binding into a session that this response saves anyway (typically the login)."""
-    if not _saves(session, status_code, config) or session.is_empty():
+def _logged_in_now(data: Mapping[str, Any], examination: Examination | None) -> bool:
+    return data.get(AUTH_USER_SESSION_KEY) is not None and (examination is None or examination.user_id is None)
+
+
+def bind(request: HttpRequest, response: HttpResponseBase, session: SessionBase, config: Config) -> None:
+    """Write the binding into a session that this response saves anyway (typically the login).
+
+    With DBSC, the login response also invites the browser to register a device key, and the
+    response that ends a device-bound session tells the browser to stop refreshing it.
+    """
+    examination: Examination | None = getattr(request, REQUEST_ATTRIBUTE, None)
+    if config.dbsc.enabled and examination is not None and examination.device_bound and session.is_empty():
+        dbsc_state.end_session(response)
+    if not _saves(session, response.status_code, config) or session.is_empty():
         return
-    new = _binding_to_write(request, config, dict(session.items()), getattr(request, REQUEST_ATTRIBUTE, None))
+    data = dict(session.items())
+    new = _binding_to_write(request, config, data, examination)
     if new is not None:
         session.update(_written(new))
         for legacy in LEGACY_SESSION_KEYS:
             session.pop(legacy, None)
+    if config.dbsc.enabled and _logged_in_now(data, examination):
+        invitation = dbsc_state.registration_header(request)
+        if invitation is not None:
+            response[dbsc_protocol.REGISTRATION_HEADER] = invitation
 
 
-async def abind(request: HttpRequest, session: SessionBase, status_code: int, config: Config) -> None:
-    if not _saves(session, status_code, config) or session.is_empty():
+async def abind(request: HttpRequest, response: HttpResponseBase, session: SessionBase, config: Config) -> None:
+    """``bind`` with the async session API."""
+    examination: Examination | None = getattr(request, REQUEST_ATTRIBUTE, None)
+    if config.dbsc.enabled and examination is not None and examination.device_bound and session.is_empty():
+        dbsc_state.end_session(response)
+    if not _saves(session, response.status_code, config) or session.is_empty():
         return
     data = dict(await session.aitems())
-    new = _binding_to_write(request, config, data, getattr(request, REQUEST_ATTRIBUTE, None))
+    new = _binding_to_write(request, config, data, examination)
     if new is not None:
         await session.aupdate(_written(new))
         for legacy in LEGACY_SESSION_KEYS:
             await session.apop(legacy, None)
+    if config.dbsc.enabled and _logged_in_now(data, examination):
+        invitation = await dbsc_state.aregistration_header(request)
+        if invitation is not None:
+            response[dbsc_protocol.REGISTRATION_HEADER] = invitation

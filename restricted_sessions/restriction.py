@@ -69,7 +69,7 @@ class RestrictedSessionsMiddleware:
             refusal = self.refuse(request, session, getattr(request, REQUEST_ATTRIBUTE), get_config())
             if refusal is not None:
                 return refusal
-        enforcement.bind(request, session, response.status_code, get_config())
+        enforcement.bind(request, response, session, get_config())
         return response
 
     async def __acall__(self, request: HttpRequest) -> Any:
@@ -92,7 +92,7 @@ class RestrictedSessionsMiddleware:
             refusal = await self.arefuse(request, session, getattr(request, REQUEST_ATTRIBUTE), get_config())
             if refusal is not None:
                 return refusal
-        await enforcement.abind(request, session, response.status_code, get_config())
+        await enforcement.abind(request, response, session, get_config())
         return response
 
     def process_view(

@@ -1,22 +1,15 @@
-"""The ``RESTRICTEDSESSIONS_DBSC*`` settings, read through one accessor.
+"""The ``RESTRICTEDSESSIONS_DBSC*`` settings: their defaults, validation and typed form.
 
-``dbsc_settings()`` returns one immutable, typed object, built on first use and rebuilt after any
-``RESTRICTEDSESSIONS_*`` setting changes (Django's ``setting_changed``, sent by
-``override_settings``), so the hot path pays one cached call. ``problems()`` lists what cannot work,
-for the system checks.
+``restricted_sessions.conf`` reads them with every other setting into the one ``Config``
+(``get_config().dbsc``); ``problems()`` feeds its validation. Nothing here reads Django's settings.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
-from django.conf import settings
-from django.core.signals import setting_changed
-from django.dispatch import receiver
-
-PREFIX = "RESTRICTEDSESSIONS_"
 SUPPORTED_ALGORITHMS = ("ES256", "RS256")
 
 DEFAULTS: dict[str, Any] = {
@@ -49,20 +42,15 @@ class DbscSettings:
     restrict_ip: bool
 
 
-def _get(name: str) -> Any:
-    return getattr(settings, PREFIX + name, DEFAULTS[name])
-
-
-@lru_cache(maxsize=1)
-def dbsc_settings() -> DbscSettings:
-    """The current DBSC settings (valid values assumed: see ``problems``)."""
+def build(values: Mapping[str, Any]) -> DbscSettings:
+    """The DBSC settings from ``values`` (every ``DEFAULTS`` name; valid values: see ``problems``)."""
     return DbscSettings(
-        enabled=_get("DBSC"),
-        cookie_name=_get("DBSC_COOKIE_NAME"),
-        cookie_age=_get("DBSC_COOKIE_AGE"),
-        challenge_age=_get("DBSC_CHALLENGE_AGE"),
-        algorithms=tuple(_get("DBSC_ALGORITHMS")),
-        restrict_ip=_get("DBSC_RESTRICT_IP"),
+        enabled=values["DBSC"],
+        cookie_name=values["DBSC_COOKIE_NAME"],
+        cookie_age=values["DBSC_COOKIE_AGE"],
+        challenge_age=values["DBSC_CHALLENGE_AGE"],
+        algorithms=tuple(values["DBSC_ALGORITHMS"]),
+        restrict_ip=values["DBSC_RESTRICT_IP"],
     )
 
 
@@ -70,19 +58,19 @@ def _positive_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
-def problems() -> list[tuple[str, str]]:
+def problems(values: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(setting name, problem) for each DBSC setting whose value cannot work; empty when all can."""
     found: list[tuple[str, str]] = []
     for name in ("DBSC", "DBSC_RESTRICT_IP"):
-        if not isinstance(_get(name), bool):
-            found.append((name, f"must be True or False, not {_get(name)!r}"))
+        if not isinstance(values[name], bool):
+            found.append((name, f"must be True or False, not {values[name]!r}"))
     for name in ("DBSC_COOKIE_AGE", "DBSC_CHALLENGE_AGE"):
-        if not _positive_int(_get(name)):
-            found.append((name, f"must be a positive number of seconds, not {_get(name)!r}"))
-    cookie_name = _get("DBSC_COOKIE_NAME")
+        if not _positive_int(values[name]):
+            found.append((name, f"must be a positive number of seconds, not {values[name]!r}"))
+    cookie_name = values["DBSC_COOKIE_NAME"]
     if not isinstance(cookie_name, str) or not cookie_name or any(c in cookie_name for c in ' ;,="\t'):
         found.append(("DBSC_COOKIE_NAME", f"must be a cookie name, not {cookie_name!r}"))
-    algorithms = _get("DBSC_ALGORITHMS")
+    algorithms = values["DBSC_ALGORITHMS"]
     if (
         isinstance(algorithms, str)
         or not isinstance(algorithms, list | tuple)
@@ -91,9 +79,3 @@ def problems() -> list[tuple[str, str]]:
     ):
         found.append(("DBSC_ALGORITHMS", f"must be a non-empty list drawn from {SUPPORTED_ALGORITHMS}"))
     return found
-
-
-@receiver(setting_changed)
-def _forget_settings(*, setting: str, **kwargs: Any) -> None:
-    if setting.startswith(PREFIX):
-        dbsc_settings.cache_clear()

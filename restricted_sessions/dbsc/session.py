@@ -21,7 +21,7 @@ from django.http import HttpRequest, HttpResponseBase
 from django.urls import NoReverseMatch, reverse
 
 from restricted_sessions.dbsc import protocol
-from restricted_sessions.dbsc.conf import dbsc_settings
+from restricted_sessions.conf import get_config
 
 SESSION_KEY = "_restricted_sessions_dbsc"
 REASON = "dbsc"
@@ -43,7 +43,7 @@ def endpoint_path(name: str) -> str:
 
 
 def _invite(request: HttpRequest, state: Any) -> tuple[protocol.State, str] | None:
-    config = dbsc_settings()
+    config = get_config().dbsc
     # Browsers ignore the header on plain HTTP, and a __Host- cookie cannot be set there.
     if not config.enabled or not request.is_secure() or protocol.is_registered(state):
         return None
@@ -78,7 +78,7 @@ async def aregistration_header(request: HttpRequest) -> str | None:
 
 
 def _cookie_valid(request: HttpRequest, state: Any) -> bool:
-    config = dbsc_settings()
+    config = get_config().dbsc
     if not config.enabled or state is None:
         return True
     return protocol.bound_cookie_ok(state, request.COOKIES.get(config.cookie_name), time.time(), config.cookie_age)
@@ -130,6 +130,6 @@ def end_session(response: HttpResponseBase) -> None:
     the session and stops refreshing. (``Clear-Site-Data: "cookies"`` would also end it, but
     deletes every cookie of the site.)
     """
-    config = dbsc_settings()
+    config = get_config().dbsc
     if config.enabled:
         response.delete_cookie(config.cookie_name, path="/")

@@ -24,7 +24,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from restricted_sessions.dbsc import protocol, sfv
-from restricted_sessions.dbsc.conf import DbscSettings, dbsc_settings
+from restricted_sessions.conf import get_config
+from restricted_sessions.dbsc.conf import DbscSettings
 from restricted_sessions.dbsc.session import SESSION_KEY, endpoint_path
 from restricted_sessions.decorators import restriction_exempt
 
@@ -126,7 +127,7 @@ def _response(answer: Answer, config: DbscSettings, expiry_age: int) -> HttpResp
 
 
 def _config() -> DbscSettings:
-    config = dbsc_settings()
+    config = get_config().dbsc
     if not config.enabled:
         raise Http404("DBSC is off")
     return config

@@ -7,7 +7,17 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
-from restricted_sessions.dbsc.conf import DbscSettings, dbsc_settings, problems
+from restricted_sessions.conf import get_config, raw_settings
+from restricted_sessions.dbsc.conf import DbscSettings
+from restricted_sessions.dbsc.conf import problems as dbsc_problems
+
+
+def dbsc_settings() -> DbscSettings:
+    return get_config().dbsc
+
+
+def problems() -> list[tuple[str, str]]:
+    return dbsc_problems(raw_settings())
 
 
 def test_defaults() -> None:
