@@ -95,8 +95,8 @@ def check_middleware(**kwargs: Any) -> list[CheckMessage]:
     if ours and len(sessions) > len(ours):
         messages.append(
             Error(
-                f"MIDDLEWARE lists Django's SessionMiddleware (or another subclass) together with {SESSION_MIDDLEWARE}: "
-                "the second one writes header sessions' keys into Set-Cookie.",
+                f"MIDDLEWARE lists Django's SessionMiddleware (or another subclass) together with "
+                f"{SESSION_MIDDLEWARE}: the second one writes header sessions' keys into Set-Cookie.",
                 hint=f"Keep only '{SESSION_MIDDLEWARE}'.",
                 id="restricted_sessions.E017",
             )

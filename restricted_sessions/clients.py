@@ -15,7 +15,9 @@ def client_ip(request: HttpRequest, config: Config) -> IPAddress | None:
     """The client address: behind TRUSTED_PROXIES, the first address they did not write."""
     meta = request.META
     if config.trusted_proxies:
-        return client_behind_proxies(meta.get("REMOTE_ADDR"), meta.get(config.forwarded_for_key), config.trusted_proxies)
+        return client_behind_proxies(
+            meta.get("REMOTE_ADDR"), meta.get(config.forwarded_for_key), config.trusted_proxies
+        )
     return first_address(meta.get(config.remote_addr_key))
 
 

@@ -121,7 +121,9 @@ def problems(values: dict[str, Any]) -> list[Problem]:
     header = values["SESSION_HEADER"]
     if header is not None and not (isinstance(header, str) and HEADER_NAME.fullmatch(header)):
         problem = f"must be an HTTP header name or None, not {header!r}"
-        error("SESSION_HEADER", problem, "Use 'X-SessionID' (the default), or None to turn header sessions off.", "E007")
+        error(
+            "SESSION_HEADER", problem, "Use 'X-SessionID' (the default), or None to turn header sessions off.", "E007"
+        )
     for name, check_id in (("TRUSTED_PROXIES", "E011"), ("IP_EXEMPT_NETWORKS", "E012")):
         problem = _network_problem(values[name])
         if problem is not None:
@@ -142,7 +144,12 @@ def problems(values: dict[str, Any]) -> list[Problem]:
     for name, problem in dbsc_conf.problems(values):
         error(name, problem, "See the DBSC settings in the settings reference.", "E018")
     if values["DBSC"] is True and not _importable("joserfc"):
-        error("DBSC", "needs the JOSE library joserfc, which is not installed", 'pip install "restricted_sessions[dbsc]"', "E019")
+        error(
+            "DBSC",
+            "needs the JOSE library joserfc, which is not installed",
+            'pip install "restricted_sessions[dbsc]"',
+            "E019",
+        )
     return found
 
 
@@ -235,7 +242,9 @@ class Config:
             dbsc=dbsc_conf.build(values),
             session_cookie_name=str(settings.SESSION_COOKIE_NAME),
             save_every_request=bool(settings.SESSION_SAVE_EVERY_REQUEST),
-            server_side_store=not issubclass(import_string(f"{settings.SESSION_ENGINE}.SessionStore"), SignedCookieStore),
+            server_side_store=not issubclass(
+                import_string(f"{settings.SESSION_ENGINE}.SessionStore"), SignedCookieStore
+            ),
             auth_installed=apps.is_installed("django.contrib.auth"),
         )
 

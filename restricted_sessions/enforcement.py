@@ -38,8 +38,8 @@ __all__ = [
     "Examination",
     "abind",
     "aend",
-    "aremember_refused",
     "aexamine",
+    "aremember_refused",
     "areport",
     "bind",
     "end",
@@ -165,9 +165,7 @@ def report(request: HttpRequest, examination: Examination, config: Config, sende
     log_receiver_errors(session_restricted.send_robust(**change.signal_kwargs(sender, **extra)))
 
 
-async def areport(
-    request: HttpRequest, examination: Examination, config: Config, sender: Any, **extra: Any
-) -> None:
+async def areport(request: HttpRequest, examination: Examination, config: Config, sender: Any, **extra: Any) -> None:
     change = _change(request, examination, config)
     change.log(config.policy)
     log_receiver_errors(await session_restricted.asend_robust(**change.signal_kwargs(sender, **extra)))

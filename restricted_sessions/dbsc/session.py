@@ -20,8 +20,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponseBase
 from django.urls import NoReverseMatch, reverse
 
-from restricted_sessions.dbsc import protocol
 from restricted_sessions.conf import get_config
+from restricted_sessions.dbsc import protocol
 
 SESSION_KEY = "_restricted_sessions_dbsc"
 REASON = "dbsc"

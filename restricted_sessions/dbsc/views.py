@@ -23,8 +23,8 @@ from django.utils.cache import patch_cache_control
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from restricted_sessions.dbsc import protocol, sfv
 from restricted_sessions.conf import get_config
+from restricted_sessions.dbsc import protocol, sfv
 from restricted_sessions.dbsc.conf import DbscSettings
 from restricted_sessions.dbsc.session import SESSION_KEY, endpoint_path
 from restricted_sessions.decorators import restriction_exempt
