@@ -408,7 +408,8 @@ def decide(policy: Policy, binding: Binding, presented: Presented, *, bind_other
             current = None if presented.ip is None else str(presented.ip)
             return Outcome(REASON_IP, None if stored is UNBOUND else stored, current)
         if found is Match.STALE:
-            save = replace(binding, **{part: policy.ip_token(presented.ip)})
+            token = policy.ip_token(presented.ip)
+            save = replace(binding, ip2=token) if part == "ip2" else replace(binding, ip=token)
     if policy.restrict_ua and binding.ua is not UNBOUND:
         found = policy.match_ua(binding.ua, presented.user_agent)
         if found is Match.NO:

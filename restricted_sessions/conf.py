@@ -125,9 +125,9 @@ def problems(values: dict[str, Any]) -> list[Problem]:
             "SESSION_HEADER", problem, "Use 'X-SessionID' (the default), or None to turn header sessions off.", "E007"
         )
     for name, check_id in (("TRUSTED_PROXIES", "E011"), ("IP_EXEMPT_NETWORKS", "E012")):
-        problem = _network_problem(values[name])
-        if problem is not None:
-            error(name, problem, "Use entries such as '10.0.0.0/8', '192.0.2.1' or '2001:db8::/32'.", check_id)
+        network_problem = _network_problem(values[name])
+        if network_problem is not None:
+            error(name, network_problem, "Use entries such as '10.0.0.0/8', '192.0.2.1' or '2001:db8::/32'.", check_id)
     if values["UA_MATCH"] not in MATCH_MODES:
         problem = f"must be one of {MATCH_MODES}, not {values['UA_MATCH']!r}"
         error("UA_MATCH", problem, "Use 'ignore_versions' to keep sessions across browser updates.", "E013")

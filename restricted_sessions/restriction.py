@@ -43,7 +43,7 @@ class RestrictedSessionsMiddleware:
         if self.async_mode:
             markcoroutinefunction(self)
             # Django adapts a sync process_view with a thread under ASGI: give it an async one.
-            self.process_view = self._aprocess_view  # type: ignore[method-assign]
+            self.process_view = self._aprocess_view  # type: ignore[method-assign, assignment]
 
     def __call__(self, request: HttpRequest) -> Any:
         if self.async_mode:
