@@ -27,6 +27,7 @@ try:
     from joserfc.errors import JoseError
     from joserfc.jwk import ECKey, OKPKey
     from joserfc.jws import JWSRegistry
+    from joserfc.util import urlsafe_b64decode
 except ImportError as error:  # pragma: no cover - exercised in a test that hides joserfc
     raise ImproperlyConfigured(
         'DPoP proofs need joserfc: install the extra with pip install "restricted_sessions[dpop]".'
@@ -248,7 +249,8 @@ def _import_key(kty: str, crv: str, x: str, y: str | None = None) -> tuple[Key, 
 
 def _signature_verifies(alg: str, key: Key, header: str, claims: str, signature: str) -> bool:
     try:
-        signature_bytes = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
+        # Canonical base64url only: one signature, one spelling.
+        signature_bytes = urlsafe_b64decode(signature.encode("ascii"))
         signing_input = f"{header}.{claims}".encode("ascii")
         return bool(JWSRegistry.algorithms[alg].verify(signing_input, signature_bytes, key))
     except (JoseError, ValueError, TypeError):
