@@ -21,6 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 from joserfc.jws import JWSRegistry
+from requests_oauth2client import DPoPKey
 
 import tests.hypothesis_profiles  # noqa: F401 - selects the profile
 from restricted_sessions import dpop
@@ -521,3 +522,36 @@ def test_nothing_else_imports_joserfc() -> None:
     package = Path(dpop.__file__).parent
     importers = {path.name for path in package.glob("*.py") if "joserfc" in path.read_text()}
     assert importers == {"dpop.py", "dpop_client.py"}
+
+
+# An independent client: requests-oauth2client (jwskate) -----------------------------------------
+
+
+@pytest.mark.parametrize("alg", ["ES256", "ES384", "ES512", "EdDSA"])
+def test_independent_client_proofs_are_accepted(alg: str) -> None:
+    client = DPoPKey.generate(alg=alg, iat_generator=lambda: NOW)
+    proof = str(client.proof("POST", URL + "?page=2#top", ath=access_token_hash(SESSION_KEY), nonce="n-1"))
+    accepted = verify(proof, algorithms=(alg,), nonce_required=True, nonce_ok=lambda nonce: nonce == "n-1")
+    assert accepted.jkt == client.dpop_jkt
+
+
+def test_independent_client_flawed_proofs_are_refused() -> None:
+    client = DPoPKey.generate(alg="ES256", iat_generator=lambda: NOW)
+    ath = access_token_hash(SESSION_KEY)
+    refused(str(client.proof("GET", URL, ath=ath)), "htm")
+    refused(str(client.proof("POST", "https://testserver/api/other/", ath=ath)), "htu")
+    refused(str(client.proof("POST", URL, ath=access_token_hash("stolen-elsewhere"))), "ath")
+    refused(str(client.proof("POST", URL)), "ath")
+    refused(str(client.proof("POST", URL, ath=ath)), "nonce", error=USE_NONCE, nonce_required=True, nonce_ok=bool)
+    refused(str(client.proof("POST", URL, ath=ath)), "window", now=NOW + 61)
+    refused(str(client.proof("POST", URL, ath=ath)), "alg", algorithms=("EdDSA",))
+    refused(str(DPoPKey.generate(jwt_typ="JWT", iat_generator=lambda: NOW).proof("POST", URL, ath=ath)), "typ")
+    refused(str(DPoPKey.generate(alg="PS256", iat_generator=lambda: NOW).proof("POST", URL, ath=ath)), "alg")
+    refused(str(DPoPKey.generate(alg="ES256k", iat_generator=lambda: NOW).proof("POST", URL, ath=ath)), "alg")
+    proof = str(client.proof("POST", URL, ath=ath))
+    header_segment, claims_segment, signature = proof.split(".")
+    forged = b64(json.dumps(json.loads(base64.urlsafe_b64decode(claims_segment + "==")) | {"htm": "GET"}).encode())
+    refused(f"{header_segment}.{forged}.{signature}", "signature", method="GET")
+    replayed = verify(proof)
+    assert JtiStore().use(replayed, leeway=60, now=NOW) is True
+    assert JtiStore().use(verify(proof), leeway=60, now=NOW) is False

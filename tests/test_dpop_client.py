@@ -3,12 +3,7 @@ checks every request with verify_proof, and against an independent verifier."""
 
 from __future__ import annotations
 
-import base64
-import json
-import secrets
-import time
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
@@ -16,82 +11,9 @@ from django.core.cache import caches
 from joserfc.jwk import ECKey
 from requests_oauth2client.dpop import validate_dpop_proof
 
-from restricted_sessions.dpop import (
-    DPOP_HEADER,
-    NONCE_HEADER,
-    USE_NONCE,
-    InvalidProof,
-    JtiStore,
-    access_token_hash,
-    new_nonce,
-    nonce_is_valid,
-    verify_proof,
-    www_authenticate,
-)
+from restricted_sessions.dpop import access_token_hash, nonce_is_valid
 from restricted_sessions.dpop_client import DPoPSessionAuth
-
-HEADER = "X-SessionID"
-ALGORITHMS = ("ES256",)
-
-
-class Server:
-    """Header sessions bound to the key that started them, the protocol of the README, in memory.
-
-    ``/login`` starts a bound session, ``/logout`` ends it, any other path answers who is asking.
-    """
-
-    def __init__(self, *, nonce_required: bool = False, always_new_nonce: bool = False) -> None:
-        self.nonce_required = nonce_required
-        self.always_new_nonce = always_new_nonce
-        self.sessions: dict[str, str] = {}
-        self.requests: list[httpx.Headers] = []
-        self.jti_store = JtiStore()
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        # The client re-signs the same Request object for a retry: keep the headers as they arrived.
-        self.requests.append(request.headers.copy())
-        sent = request.headers.get(HEADER)
-        now = time.time()
-        try:
-            proof = verify_proof(
-                request.headers.get(DPOP_HEADER, ""),
-                method=request.method,
-                url=str(request.url),
-                session_key=sent,
-                algorithms=ALGORITHMS,
-                iat_leeway=60,
-                now=now,
-                nonce_required=self.nonce_required,
-                nonce_ok=lambda nonce: nonce_is_valid(nonce, 300) and not self.always_new_nonce,
-            )
-        except InvalidProof as refusal:
-            return self.refuse(refusal.error, refusal.description)
-        if not self.jti_store.use(proof, leeway=60, now=now):
-            return self.refuse("invalid_dpop_proof", "replayed")
-        bound = self.sessions.get(sent or "")
-        if sent and bound is None:
-            return httpx.Response(200, headers={HEADER: ""}, json={"user": None})
-        if bound is not None and bound != proof.jkt:
-            return self.refuse("invalid_dpop_proof", "another key")
-        if request.url.path == "/login":
-            self.sessions.pop(sent or "", None)
-            key = secrets.token_hex(16)
-            self.sessions[key] = proof.jkt
-            return httpx.Response(200, headers={HEADER: key}, json={"user": "alice"})
-        if request.url.path == "/logout":
-            self.sessions.pop(sent or "", None)
-            return httpx.Response(200, headers={HEADER: ""}, json={"user": None})
-        return httpx.Response(200, json={"user": "alice" if bound else None, "jkt": proof.jkt})
-
-    def refuse(self, error: str, description: str) -> httpx.Response:
-        headers = {"WWW-Authenticate": www_authenticate(error, ALGORITHMS, description)}
-        if error == USE_NONCE:
-            headers[NONCE_HEADER] = new_nonce()
-        return httpx.Response(401, headers=headers)
-
-    def claims(self, index: int) -> dict[str, Any]:
-        payload = self.requests[index][DPOP_HEADER].split(".")[1]
-        return dict(json.loads(base64.urlsafe_b64decode(payload + "==")))
+from tests.dpop_server import HEADER, Server
 
 
 @pytest.fixture(autouse=True)
@@ -115,7 +37,7 @@ def test_log_in_browse_log_out() -> None:
         assert http.get("/me").json() == {"user": None, "jkt": auth.jkt}
         assert server.requests[0][HEADER] == ""
         assert "ath" not in server.claims(0)
-        assert http.post("/login").json() == {"user": "alice"}
+        assert http.post("/login").json()["user"] == "alice"
         assert auth.session_key in server.sessions
         assert http.get("/me", params={"page": 2}).json()["user"] == "alice"
         assert server.requests[2][HEADER] == auth.session_key
@@ -133,7 +55,7 @@ async def test_async_client() -> None:
     server, auth = Server(nonce_required=True), DPoPSessionAuth()
     transport = httpx.MockTransport(server)
     async with httpx.AsyncClient(transport=transport, auth=auth, base_url="https://api.example.com") as http:
-        assert (await http.post("/login")).json() == {"user": "alice"}
+        assert (await http.post("/login")).json()["user"] == "alice"
         assert (await http.get("/me")).json()["user"] == "alice"
     assert len(server.requests) == 3  # one nonce retry, then the nonce is known
 
