@@ -241,6 +241,7 @@ def test_step_5_alg_is_allowed_and_asymmetric() -> None:
     refused(sign(header(alg="HS256")), "alg", algorithms=("HS256", "ES256"))
     refused(sign(key=ED25519_KEY), "alg", algorithms=("ES256",))
     refused(sign(header(alg=["ES256"])), "alg")
+    refused(sign(header(alg={"ES256": 1})), "alg", algorithms=frozenset({"ES256"}))
 
 
 def test_step_5_critical_extensions_are_refused() -> None:
