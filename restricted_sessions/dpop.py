@@ -193,7 +193,7 @@ def _json_object(segment: str) -> dict[str, Any] | None:
     """The JSON object in a base64url segment; ``None`` for bad base64, bad JSON, duplicate names."""
     try:
         text = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)).decode("utf-8")
-        value = json.loads(text, object_pairs_hook=_unique_names, parse_constant=_no_constant)
+        value = _JSON.decode(text)
     except (ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
@@ -208,6 +208,10 @@ def _unique_names(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+# Strict JSON (RFC 8259): no NaN or Infinity, and, as RFC 7515 section 5.2 allows, no duplicate names.
+_JSON = json.JSONDecoder(object_pairs_hook=_unique_names, parse_constant=_no_constant)
 
 
 def _public_key(jwk: object, alg: str) -> tuple[Key, str]:
