@@ -3,6 +3,8 @@ checks every request with verify_proof, and against an independent verifier."""
 
 from __future__ import annotations
 
+import importlib
+import sys
 from collections.abc import Iterator
 
 import httpx
@@ -127,3 +129,10 @@ def test_proofs_accepted_by_an_independent_verifier() -> None:
         algs=["ES256"],
     )
     assert validated.headers["jwk"] == auth._header["jwk"]
+
+
+def test_import_without_httpx_names_the_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "httpx", None)
+    monkeypatch.delitem(sys.modules, "restricted_sessions.dpop_client")
+    with pytest.raises(ImportError, match=r'pip install "restricted_sessions\[dpop\]" httpx'):
+        importlib.import_module("restricted_sessions.dpop_client")
