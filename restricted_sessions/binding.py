@@ -38,6 +38,7 @@ __all__ = [
     "LEGACY_SESSION_KEYS",
     "MATCH",
     "REASON_DBSC",
+    "REASON_DPOP",
     "REASON_IP",
     "REASON_UA",
     "UA_SESSION_KEY",
@@ -62,6 +63,8 @@ REASON_IP = "ip"
 REASON_UA = "ua"
 #: A device-bound session (DBSC) presented without its valid bound cookie.
 REASON_DBSC = "dbsc"
+#: A session bound to a DPoP key presented no valid proof by that key.
+REASON_DPOP = "dpop"
 
 #: Marks a part of the binding that the session does not hold.
 UNBOUND: Any = type("Unbound", (), {"__repr__": lambda self: "UNBOUND"})()
@@ -124,6 +127,8 @@ class Presented:
     user_agent: str | None
     #: False when a device-bound session's request lacks a valid, unexpired bound cookie (DBSC).
     device_proof: bool = True
+    #: The RFC 7638 thumbprint of the key of the request's valid DPoP proof, or None.
+    jkt: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +138,8 @@ class Binding:
     ip: object = UNBOUND
     ip2: object = UNBOUND
     ua: object = UNBOUND
+    #: The RFC 7638 thumbprint of the DPoP key the session is bound to.
+    jkt: object = UNBOUND
     #: True when read from the keys of 1.0 / 0.4, which the next save rewrites.
     legacy: bool = False
     #: The session registered a device key (DBSC); kept by the DBSC module, not in the compact form.
@@ -140,12 +147,12 @@ class Binding:
 
     @property
     def is_empty(self) -> bool:
-        return self.ip is UNBOUND and self.ip2 is UNBOUND and self.ua is UNBOUND
+        return self.ip is UNBOUND and self.ip2 is UNBOUND and self.ua is UNBOUND and self.jkt is UNBOUND
 
     def encode(self) -> str:
         """The compact stored form. Every part must already be a compact token."""
-        parts = ("" if part is UNBOUND else str(part) for part in (self.ip, self.ip2, self.ua))
-        return SEPARATOR.join((FORMAT_VERSION, *parts))
+        parts = [self.ip, self.ip2, self.ua] + ([] if self.jkt is UNBOUND else [self.jkt])
+        return SEPARATOR.join((FORMAT_VERSION, *("" if part is UNBOUND else str(part) for part in parts)))
 
 
 EMPTY = Binding()
@@ -154,11 +161,11 @@ EMPTY = Binding()
 @lru_cache(maxsize=4096)
 def _parse(value: str) -> Binding:
     fields = value.split(SEPARATOR)
-    if len(fields) != 4 or fields[0] != FORMAT_VERSION:
+    if len(fields) not in (4, 5) or fields[0] != FORMAT_VERSION:
         # Not a binding this version wrote: bound to nothing that can match.
         return Binding(ip=NEVER, ua=NEVER)
-    ip, ip2, ua = (field_ or UNBOUND for field_ in fields[1:])
-    return Binding(ip, ip2, ua)
+    ip, ip2, ua, *jkt = (field_ or UNBOUND for field_ in fields[1:])
+    return Binding(ip, ip2, ua, jkt[0] if jkt else UNBOUND)
 
 
 def parse(value: object) -> Binding:
@@ -203,6 +210,10 @@ class Policy:
     secrets: tuple[str, ...] = field(default=("",), repr=False)
     #: Whether a device-bound session (DBSC) still gets the IP check.
     device_restrict_ip: bool = True
+    #: Bind sessions saved with a valid DPoP proof to its key (DPOP is not "off").
+    bind_proof_key: bool = False
+    #: Whether a session bound to a DPoP key still gets the IP check.
+    proof_key_restrict_ip: bool = True
     #: Hashed forms already computed, per (purpose, value, secret) (bounded).
     _memo: dict[tuple[str, object, str], bytes] = field(default_factory=dict, compare=False, repr=False)
 
@@ -290,7 +301,10 @@ class Policy:
                 ip2 = self.ip_token(current)
         if self.restrict_ua and (ua is UNBOUND or not self._is_current_form(ua)):
             ua = self.ua_token(presented.user_agent)
-        new = Binding(ip, ip2, ua)
+        jkt = binding.jkt
+        if self.bind_proof_key and jkt is UNBOUND and presented.jkt is not None:
+            jkt = presented.jkt
+        new = Binding(ip, ip2, ua, jkt)
         return None if new == binding or new.is_empty else new
 
     def _is_current_form(self, stored: object) -> bool:
@@ -392,8 +406,15 @@ def decide(policy: Policy, binding: Binding, presented: Presented, *, bind_other
     if binding.device and not presented.device_proof:
         # First: a copied cookie without the device's bound cookie is refused whatever else it shows.
         return Outcome(REASON_DBSC)
+    if policy.bind_proof_key and binding.jkt is not UNBOUND and presented.jkt != binding.jkt:
+        return Outcome(REASON_DPOP, binding.jkt, presented.jkt)
     save: Binding | None = None
-    if policy.restrict_ip and binding.ip is not UNBOUND and (policy.device_restrict_ip or not binding.device):
+    if (
+        policy.restrict_ip
+        and binding.ip is not UNBOUND
+        and (policy.device_restrict_ip or not binding.device)
+        and (policy.proof_key_restrict_ip or not policy.bind_proof_key or binding.jkt is UNBOUND)
+    ):
         stored, part = binding.ip, "ip"
         found = policy.match_ip(stored, presented.ip)
         if (

@@ -12,7 +12,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from restricted_sessions.addresses import IPAddress, masked, parse_ip
-from restricted_sessions.binding import REASON_IP, Outcome, Policy
+from restricted_sessions.binding import REASON_DBSC, REASON_DPOP, REASON_IP, Outcome, Policy
 
 __all__ = ["Change", "escaped", "log_receiver_errors"]
 
@@ -48,7 +48,22 @@ class Change:
         tail = "" if self.enforced else "; report only, not enforced"
         stored = self.outcome.stored
         bound_ip = parse_ip(stored) if isinstance(stored, str) and self.outcome.reason == REASON_IP else None
-        if self.outcome.reason == REASON_IP:
+        if self.outcome.reason == REASON_DBSC:
+            logger.warning(
+                "Session restricted: the device-bound session came without a valid bound cookie (path %s)%s.",
+                path,
+                tail,
+                extra=self._extra(None, path),
+            )
+        elif self.outcome.reason == REASON_DPOP:
+            logger.warning(
+                "Session restricted: the session is bound to a DPoP key and the request %s (path %s)%s.",
+                "presented no proof" if self.outcome.current is None else "presented a proof by another key",
+                path,
+                tail,
+                extra=self._extra(None, path),
+            )
+        elif self.outcome.reason == REASON_IP:
             privacy = self.hashed
             logger.warning(
                 "Session restricted: the IP address changed (bound %s, request %s, path %s)%s.",

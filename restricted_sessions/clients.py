@@ -7,6 +7,7 @@ from django.http import HttpRequest
 from restricted_sessions.addresses import IPAddress, client_behind_proxies, first_address
 from restricted_sessions.binding import Presented
 from restricted_sessions.conf import Config
+from restricted_sessions.proofs import proof_key
 
 __all__ = ["client_ip", "presented"]
 
@@ -23,4 +24,4 @@ def client_ip(request: HttpRequest, config: Config) -> IPAddress | None:
 
 def presented(request: HttpRequest, config: Config) -> Presented:
     """What the request presents, for ``binding.decide``."""
-    return Presented(client_ip(request, config), request.META.get("HTTP_USER_AGENT"))
+    return Presented(client_ip(request, config), request.META.get("HTTP_USER_AGENT"), jkt=proof_key(request))

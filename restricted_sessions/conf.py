@@ -50,11 +50,21 @@ DEFAULTS: dict[str, Any] = {
     "FAILURE_HANDLER": None,
     "STORE": "raw",
     "CACHE": "default",
+    "DPOP": "off",
+    "DPOP_ALGORITHMS": ["ES256", "EdDSA"],
+    "DPOP_IAT_LEEWAY": 60,
+    "DPOP_NONCE": False,
+    "DPOP_RESTRICT_IP": True,
     **dbsc_conf.DEFAULTS,
 }
 
 STORE_MODES = ("raw", "hashed")
-BOOLEANS = ("RESTRICT_IP", "RESTRICT_UA", "AUTHED_ONLY", "DUAL_STACK", "REPORT_ONLY")
+BOOLEANS = ("RESTRICT_IP", "RESTRICT_UA", "AUTHED_ONLY", "DUAL_STACK", "REPORT_ONLY", "DPOP_NONCE", "DPOP_RESTRICT_IP")
+#: DPOP: off; "optional": a session saved with a valid proof is bound to its key; "required": every
+#: header session must present proofs.
+DPOP_MODES = ("off", "optional", "required")
+#: The asymmetric algorithms ``restricted_sessions.dpop`` verifies (RFC 7518 3.4, RFC 8037 3.1).
+DPOP_SUPPORTED_ALGORITHMS = ("ES256", "ES384", "ES512", "EdDSA", "Ed25519")
 HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
@@ -200,6 +210,12 @@ class Config:
     session_cookie_name: str
     save_every_request: bool
     dbsc: dbsc_conf.DbscSettings
+    #: "off", "optional" or "required" (RESTRICTEDSESSIONS_DPOP).
+    dpop_mode: str
+    dpop_algorithms: tuple[str, ...]
+    #: Seconds a proof's ``iat`` may lie before or after the server's clock.
+    dpop_iat_leeway: int
+    dpop_nonce: bool
     #: False for the signed_cookies engine, whose sessions live in the cookie itself.
     server_side_store: bool
     auth_installed: bool
@@ -238,8 +254,14 @@ class Config:
                 hashed=values["STORE"] == "hashed",
                 secrets=(settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", ())),
                 device_restrict_ip=values["DBSC_RESTRICT_IP"],
+                bind_proof_key=values["DPOP"] != "off",
+                proof_key_restrict_ip=values["DPOP_RESTRICT_IP"],
             ),
             dbsc=dbsc_conf.build(values),
+            dpop_mode=values["DPOP"],
+            dpop_algorithms=tuple(values["DPOP_ALGORITHMS"]),
+            dpop_iat_leeway=values["DPOP_IAT_LEEWAY"],
+            dpop_nonce=values["DPOP_NONCE"],
             session_cookie_name=str(settings.SESSION_COOKIE_NAME),
             save_every_request=bool(settings.SESSION_SAVE_EVERY_REQUEST),
             server_side_store=not issubclass(

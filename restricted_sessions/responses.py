@@ -9,8 +9,10 @@ from asgiref.sync import async_to_sync, iscoroutinefunction, sync_to_async
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.urls import NoReverseMatch, reverse
 
+from restricted_sessions.binding import REASON_DPOP
 from restricted_sessions.changes import escaped
 from restricted_sessions.conf import Config
+from restricted_sessions.proofs import challenge_response
 
 __all__ = ["afailure_response", "default_failure_response", "failure_response", "is_redirect_target"]
 
@@ -56,11 +58,18 @@ def _checked(request: HttpRequest, response: Any, config: Config) -> HttpRespons
     return HttpResponse(status=config.failure_status)
 
 
+def _default(reason: str, config: Config) -> HttpResponseBase:
+    if reason == REASON_DPOP:
+        # A DPoP client is told in its own terms (RFC 9449 section 7.1).
+        return challenge_response(config, "invalid_dpop_proof", "The session is bound to another key.")
+    return default_failure_response(config)
+
+
 def failure_response(request: HttpRequest, reason: str, config: Config) -> HttpResponseBase:
     """The failure response for a restricted session, from the configured handler if any."""
     handler = config.failure_handler
     if handler is None:
-        return default_failure_response(config)
+        return _default(reason, config)
     if iscoroutinefunction(handler):
         return _checked(request, async_to_sync(handler)(request, reason), config)
     return _checked(request, handler(request, reason), config)
@@ -70,7 +79,7 @@ async def afailure_response(request: HttpRequest, reason: str, config: Config) -
     """``failure_response`` on the event loop: a sync handler runs in a thread."""
     handler = config.failure_handler
     if handler is None:
-        return default_failure_response(config)
+        return _default(reason, config)
     if iscoroutinefunction(handler):
         return _checked(request, await handler(request, reason), config)
     return _checked(request, await sync_to_async(handler)(request, reason), config)

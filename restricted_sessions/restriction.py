@@ -10,7 +10,7 @@ from django.contrib.sessions.backends.base import SessionBase
 from django.http import HttpRequest, HttpResponseBase
 from django.urls import Resolver404, resolve
 
-from restricted_sessions import enforcement
+from restricted_sessions import enforcement, proofs
 from restricted_sessions.checks import raise_on_misconfiguration
 from restricted_sessions.conf import Config, get_config
 from restricted_sessions.enforcement import REQUEST_ATTRIBUTE, Examination
@@ -50,6 +50,10 @@ class RestrictedSessionsMiddleware:
             return self.__acall__(request)
         # Only a request that carries a session key is checked: others cost an attribute lookup.
         session: SessionBase | None = getattr(request, "session", None)
+        if session is not None and get_config().dpop_mode != "off":
+            refused = proofs.check(request, get_config())
+            if refused is not None:
+                return refused
         if session is not None and session.session_key is not None:
             config = get_config()
             examination = enforcement.examine(request, session, config)
@@ -74,6 +78,10 @@ class RestrictedSessionsMiddleware:
 
     async def __acall__(self, request: HttpRequest) -> Any:
         session: SessionBase | None = getattr(request, "session", None)
+        if session is not None and get_config().dpop_mode != "off":
+            refused = await proofs.acheck(request, get_config())
+            if refused is not None:
+                return refused
         if session is not None and session.session_key is not None:
             config = get_config()
             examination = await enforcement.aexamine(request, session, config)
