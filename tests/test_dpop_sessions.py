@@ -7,7 +7,6 @@ database session store. A thief holds the session key but not the private key.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -28,8 +27,8 @@ BASE = "http://testserver"
 
 
 @pytest.fixture(params=["wsgi", "asgi"])
-def transport(request: pytest.FixtureRequest) -> Iterator[str]:
-    yield str(request.param)
+def transport(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 class Site:
