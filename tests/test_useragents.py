@@ -6,11 +6,17 @@ Checked on real User-Agent strings of current browsers, first with the pure func
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.test import override_settings
+from hypothesis import example, given
+from hypothesis import strategies as st
 
+from restricted_sessions import useragents
 from restricted_sessions.binding import Policy
-from restricted_sessions.useragents import EXACT, IGNORE_VERSIONS, normalise
+from restricted_sessions.useragents import EXACT, IGNORE_VERSIONS, MATCH_MODES, MAX_STORED_LENGTH, normalise
+from tests import hypothesis_profiles  # noqa: F401  (registers and loads the profiles)
 from tests.conftest import Http, create_session, stored
 from tests.restriction_helpers import IP_KEY, UA_KEY, assert_restricted, bound_cookie_session, kept
 
@@ -476,6 +482,174 @@ def test_ignore_versions_compares_a_huge_user_agent_whole_and_keeps_it_bounded()
     assert IGNORING_VERSIONS.ua_matches(stored_ua, huge)
     assert not IGNORING_VERSIONS.ua_matches(stored_ua, huge.replace("Chrome/131", "Chrome/132"))
     assert not IGNORING_VERSIONS.ua_matches(stored_ua, huge.replace("Windows NT 10.0", "Linux x86_64"))
+
+
+# What is kept: names, never versions ------------------------------------------------------------
+
+NORMAL_FORMS = {
+    DALVIK_PIXEL_8_JAN: "Dalvik/ (Linux; U; Android; Pixel 8 Build/)",
+    ALAMOFIRE_16_3_1: "MyApp/ (com.example.app; build:; iOS) Alamofire/",
+    URLSESSION_MYAPP_23: "MyApp/ CFNetwork/ Darwin/",
+    SNAPCHAT_17_1: "Snapchat/ (iPhone14,2; iOS; gzip)",
+    INSTAGRAM_IOS_309: (
+        "Mozilla/ (iPhone; CPU iPhone OS like Mac OS X) AppleWebKit/ (KHTML, like Gecko) Mobile/ "
+        "Instagram (iPhone14,2; iOS; en_US; en; scale=3.00; 1170x2532; )"
+    ),
+    INSTAGRAM_ANDROID_309: (
+        "Mozilla/ (Linux; Android; Pixel 8 Build/; wv) AppleWebKit/ (KHTML, like Gecko) Version/ Chrome/ "
+        "Mobile Safari/ Instagram Android (; 420dpi; 1080x2400; Google/google; Pixel 8; shiba; shiba; en_US; )"
+    ),
+    FACEBOOK_IOS_443: (
+        "Mozilla/ (iPhone; CPU iPhone OS like Mac OS X) AppleWebKit/ (KHTML, like Gecko) Mobile/ "
+        "[FBAN/FBIOS;FBAV/;FBBV/;FBDV/iPhone14,2;FBMD/iPhone;FBSN/iOS;FBSV/;FBSS/;FBID/phone;FBLC/en_US;FBOP/;FBRV/]"
+    ),
+    CHROMEOS_119: "Mozilla/ (X11; CrOS x86_64) AppleWebKit/ (KHTML, like Gecko) Chrome/ Safari/",
+    CHROME_NOKIA_7_2: "Mozilla/ (Linux; Android; Nokia 7.2) AppleWebKit/ (KHTML, like Gecko) Chrome/ Mobile Safari/",
+    DART_3_2: "Dart/ (dart:io)",
+    NODE_FETCH: "node-fetch/ (+https://github.com/bitinn/node-fetch)",
+    "Python/3.12 aiohttp/3.9.1": "Python/ aiohttp/",
+    "": "",
+}
+
+
+@pytest.mark.parametrize(("user_agent", "normal_form"), NORMAL_FORMS.items())
+def test_ignore_versions_keeps_every_name_and_drops_every_version(user_agent: str, normal_form: str) -> None:
+    assert normalise(user_agent, IGNORE_VERSIONS) == normal_form
+
+
+ALL_USER_AGENTS = sorted({user_agent for pairs in (UPDATES, CHANGES) for pair in pairs.values() for user_agent in pair})
+
+
+def test_the_tables_hold_enough_real_pairs() -> None:
+    assert len(UPDATES) >= 40
+    assert len(CHANGES) >= 40
+    assert len(ALL_USER_AGENTS) >= 100
+
+
+@pytest.mark.parametrize("user_agent", [*ALL_USER_AGENTS, ""])
+def test_exact_matching_and_an_unknown_mode_return_the_user_agent_as_it_is(user_agent: str) -> None:
+    assert normalise(user_agent, EXACT) == user_agent
+    assert normalise(user_agent, "no such mode") == user_agent
+
+
+def test_a_missing_user_agent_normalises_to_itself_in_every_mode() -> None:
+    for mode in MATCH_MODES:
+        assert normalise("", mode) == ""
+
+
+@pytest.mark.parametrize("user_agent", ALL_USER_AGENTS)
+def test_normalising_is_idempotent_on_real_user_agents(user_agent: str) -> None:
+    once = normalise(user_agent, IGNORE_VERSIONS)
+
+    assert normalise(once, IGNORE_VERSIONS) == once
+
+
+# Values stored by 1.0 ---------------------------------------------------------------------------
+
+# restricted_sessions 1.0's patterns, frozen: values it stored under "ignore_versions" are in sessions.
+_PRODUCT_VERSION_1_0 = re.compile(r"(/|\brv:)\d[0-9A-Za-z._+-]*")
+_OS_VERSION_1_0 = re.compile(r"\b(Android|Windows NT|Windows Phone|Mac OS X|OS|CrOS \S+|Linux) \d[\d._]*")
+
+
+def normalise_1_0(user_agent: str) -> str:
+    if len(user_agent) > MAX_STORED_LENGTH:
+        return user_agent
+    return _OS_VERSION_1_0.sub(r"\1", _PRODUCT_VERSION_1_0.sub(r"\1", user_agent))
+
+
+# Fragments of User-Agents, so that generated strings hit every pattern and the places where
+# one deletion uncovers another.
+FRAGMENTS = st.sampled_from(
+    [
+        *("Mozilla", "Android", "iOS", "OS", "Mac OS X", "Linux", "Windows NT", "Windows Phone", "CrOS", "Darwin"),
+        *("Tizen", "Instagram", "Build", "rv", "build", "like", "iPhone", "x86_64", "X", "v", "a", "Z"),
+        *("/", ":", " ", "(", ")", ";", "; ", ",", "[", "]", ".", "_", "-", "+", "\t"),
+        *("0", "1", "14", "17_1", "3.2.1", "/1.2", " 1.2.3", "UQ1A.240105.004"),
+    ]
+)
+USER_AGENT_LIKE = st.lists(st.one_of(FRAGMENTS, st.text(max_size=3)), max_size=40).map("".join)
+
+
+@given(USER_AGENT_LIKE)
+@example("Build/Android 1.2.3")
+@example("Android Linux 5 4")
+@example("Instagram 309.0.0.40.113 Android (34/14; 541635890)")
+def test_normalising_is_idempotent(user_agent: str) -> None:
+    once = normalise(user_agent, IGNORE_VERSIONS)
+
+    assert normalise(once, IGNORE_VERSIONS) == once
+
+
+@given(USER_AGENT_LIKE)
+@example("Build/Android 1.2.3")
+@example("Android Linux 5 4")
+@example("Android 14a")
+@example("Build/1a(b/2c")
+def test_a_value_stored_by_1_0_normalises_as_its_user_agent_does(user_agent: str) -> None:
+    assert normalise(normalise_1_0(user_agent), IGNORE_VERSIONS) == normalise(user_agent, IGNORE_VERSIONS)
+
+
+@pytest.mark.parametrize(("before", "after"), UPDATES.values(), ids=UPDATES.keys())
+def test_a_value_stored_by_1_0_matches_the_update(before: str, after: str) -> None:
+    assert IGNORING_VERSIONS.ua_matches(normalise_1_0(before), after)
+    assert IGNORING_VERSIONS.ua_matches(normalise_1_0(before), before)
+
+
+@pytest.mark.parametrize(("first", "second"), CHANGES.values(), ids=CHANGES.keys())
+def test_a_value_stored_by_1_0_still_refuses_another_client(first: str, second: str) -> None:
+    assert not IGNORING_VERSIONS.ua_matches(normalise_1_0(first), second)
+
+
+@pytest.mark.parametrize(
+    "user_agent",
+    sorted({user_agent for pairs in (SAME_BROWSER, ANOTHER_CLIENT) for pair in pairs.values() for user_agent in pair}),
+)
+def test_a_browser_normalises_as_in_1_0_so_its_hashed_binding_survives_the_upgrade(user_agent: str) -> None:
+    assert normalise(user_agent, IGNORE_VERSIONS) == normalise_1_0(user_agent)
+
+
+# Bounded cost -----------------------------------------------------------------------------------
+
+
+def test_a_100_kb_user_agent_never_reaches_the_patterns() -> None:
+    huge = DALVIK_PIXEL_8_JAN + " Extra/1.0 (Linux; Android 14; 1)" * 3_100
+
+    assert len(huge) > 100_000
+    # Returned as it is: with the versions still in it, no pattern ran over it.
+    assert normalise(huge, IGNORE_VERSIONS) == huge
+
+
+ADVERSARIAL_AT_THE_BOUND = {
+    "letters-then-os": "a" * 500 + "OS 1",
+    "crOS-without-version": "CrOS " + "x" * 507,
+    "os-versions": "Android" + " 1" * 252,
+    "dotted-versions": "a" + " 1.1.1" * 85,
+    "number-fields": "(" + "1;" * 255 + ")",
+    "build-id": "Build/" + "A" * 506,
+    "slashes": "a" + "/1" * 255,
+    "nested-deletions": ("Build/Android 1.2.3 " * 26)[:MAX_STORED_LENGTH],
+}
+
+
+@pytest.mark.parametrize("user_agent", ADVERSARIAL_AT_THE_BOUND.values(), ids=ADVERSARIAL_AT_THE_BOUND.keys())
+def test_a_hostile_user_agent_at_the_bound_takes_few_passes(monkeypatch: pytest.MonkeyPatch, user_agent: str) -> None:
+    # The patterns are linear (no ambiguous nested repetition); what could grow is the number of
+    # passes to a fixed point, so count them.
+    passes = []
+    strip_once = useragents._strip_once
+
+    def counting(value: str) -> str:
+        passes.append(value)
+        return strip_once(value)
+
+    monkeypatch.setattr(useragents, "_strip_once", counting)
+    useragents._without_versions.cache_clear()
+    assert len(user_agent) <= MAX_STORED_LENGTH
+
+    result = normalise(user_agent, IGNORE_VERSIONS)
+
+    assert len(passes) <= 3
+    assert strip_once(result) == result
 
 
 # Through the middleware -------------------------------------------------------------------------
