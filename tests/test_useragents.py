@@ -716,6 +716,52 @@ def test_a_browser_update_keeps_a_header_session(header_http: Http) -> None:
     assert_restricted(header_http.get("read", key=key, ua=CHROME_131_ANDROID_REDUCED), key)
 
 
+THROUGH_HEADER_SESSIONS_SAME = {
+    name: SAME_CLIENT[name]
+    for name in (
+        "dalvik-monthly-security-patch",
+        "alamofire-everything-at-once",
+        "android-app-build-and-android-update",
+        "urlsession-app-build-and-ios-update",
+        "instagram-android-in-app-update",
+        "python-requests-update",
+    )
+}
+THROUGH_HEADER_SESSIONS_OTHER = {
+    name: ANOTHER_APP_OR_DEVICE[name]
+    for name in (
+        "dalvik-pixel-8-vs-pixel-7",
+        "alamofire-com.example.app-vs-com.other.app",
+        "alamofire-ios-vs-android-app",
+        "facebook-iphone-14-vs-iphone-15",
+        "curl-vs-wget",
+    )
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("before", "after"), THROUGH_HEADER_SESSIONS_SAME.values(), ids=THROUGH_HEADER_SESSIONS_SAME.keys()
+)
+@override_settings(RESTRICTEDSESSIONS_UA_MATCH="ignore_versions")
+def test_an_app_update_keeps_a_header_session(header_http: Http, before: str, after: str) -> None:
+    key = header_http.get("write", {"value": "mine"}, key="", ua=before).headers["X-SessionID"]
+
+    assert kept(header_http.get("read", key=key, ua=after)) == {"value": "mine"}
+    assert kept(header_http.get("read", key=key, ua=before)) == {"value": "mine"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("first", "second"), THROUGH_HEADER_SESSIONS_OTHER.values(), ids=THROUGH_HEADER_SESSIONS_OTHER.keys()
+)
+@override_settings(RESTRICTEDSESSIONS_UA_MATCH="ignore_versions")
+def test_another_device_or_app_ends_a_header_session(header_http: Http, first: str, second: str) -> None:
+    key = header_http.get("write", {"value": "mine"}, key="", ua=first).headers["X-SessionID"]
+
+    assert_restricted(header_http.get("read", key=key, ua=second), key)
+
+
 @pytest.mark.django_db
 @override_settings(RESTRICTEDSESSIONS_UA_MATCH="ignore_versions")
 def test_ignore_versions_does_not_relax_the_ip_check(http: Http) -> None:
