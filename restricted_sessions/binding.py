@@ -339,6 +339,17 @@ class Policy:
             return Match.YES
         return Match.NO
 
+    def ip_matches(self, stored: object, current: IPAddress | None) -> bool:
+        """Whether a stored address part in any form (compact, 1.0's, 0.4's) matches ``current``."""
+        token = stored if isinstance(stored, str) and stored.startswith(HASHED_MARK) else _legacy_ip(stored)
+        return self.match_ip(token, current) is not Match.NO
+
+    def ua_matches(self, stored: object, current: str | None) -> bool:
+        """Whether a stored User-Agent part in any form (compact, 1.0's, 0.4's) matches ``current``."""
+        compact = isinstance(stored, str) and stored.startswith((HASHED_MARK, UA_DIGEST_MARK))
+        token = stored if compact else _legacy_ua("" if stored is None else stored, self.ua_match)
+        return self.match_ua(token, current) is not Match.NO
+
     def _secret_match(self, matches: Callable[[str], bool]) -> Match:
         for index, secret in enumerate(self.secrets):
             if matches(secret):
