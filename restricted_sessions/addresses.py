@@ -31,6 +31,9 @@ Networks = tuple[IPNetwork, ...]
 # The longest textual IP address (IPv6 with an embedded IPv4 and a zone id) is shorter than this;
 # longer values are rejected before the cache, so junk cannot fill it with large strings.
 MAX_ADDRESS_LENGTH = 64
+# An entry of a forwarding header longer than this (an address and generous whitespace) is unknown,
+# so that stripping it never costs more than this.
+MAX_ENTRY_LENGTH = 256
 # Distinct address strings remembered per rules object.
 PARSE_CACHE_SIZE = 4096
 
@@ -84,12 +87,19 @@ class AddressRules:
             return None
         return self._parse(value)
 
+    def parse_entry(self, value: str, start: int = 0, end: int | None = None) -> IPAddress | None:
+        """``value[start:end]`` parsed with the whitespace around it, at a cost bounded whatever its length."""
+        end = len(value) if end is None else end
+        if end - start > MAX_ENTRY_LENGTH:
+            return None
+        return self.parse(value[start:end].strip())
+
     def first_address(self, value: str | None) -> IPAddress | None:
         """The first entry of a value that may hold several, comma-separated (``None``: unknown)."""
         if value is None:
             return None
         end = value.find(",")
-        return self.parse((value if end < 0 else value[:end]).strip())
+        return self.parse_entry(value, 0, len(value) if end < 0 else end)
 
     def client(self, remote_addr: str | None, forwarded_for: str | None) -> IPAddress | None:
         """The client address, walking from the peer leftwards through trusted proxies only.
@@ -101,7 +111,7 @@ class AddressRules:
         on the walk, and for more than ``max_proxy_hops`` trusted hops. At most that many entries are
         read, each found from the right, so a header of any length costs the same.
         """
-        return _walk(self.parse, self.trusted, self.max_proxy_hops, remote_addr, forwarded_for)
+        return _walk(self.parse_entry, self.trusted, self.max_proxy_hops, remote_addr, forwarded_for)
 
     def exempt_network(self, address: IPAddress) -> IPNetwork | None:
         """The exempt network that holds an address: the widest one when several do."""
@@ -113,28 +123,31 @@ class AddressRules:
 
 
 def _walk(
-    parse: Callable[[str], IPAddress | None],
+    parse: Callable[[str, int, int | None], IPAddress | None],
     trusted: NetworkSet,
     max_proxy_hops: int,
     remote_addr: str | None,
     forwarded_for: str | None,
 ) -> IPAddress | None:
-    hop = parse(remote_addr.strip()) if remote_addr is not None else None
+    hop = parse(remote_addr, 0, None) if remote_addr is not None else None
     if hop is None or not trusted.contains(hop):
         return hop
     if not forwarded_for:
         return hop
     end = len(forwarded_for)
-    for _ in range(max_proxy_hops):
+    hops = 1  # the peer
+    while True:
         start = forwarded_for.rfind(",", 0, end) + 1
-        hop = parse(forwarded_for[start:end].strip())
+        hop = parse(forwarded_for, start, end)
         if hop is None or not trusted.contains(hop):
             return hop
+        hops += 1
+        if hops > max_proxy_hops:
+            return None
         if start == 0:
             # Every hop is a trusted proxy: the left-most one is the closest to the client we know.
             return hop
         end = start - 1
-    return None
 
 
 def _identity(address: IPAddress, ipv4_length: int, ipv6_length: int, exempt: NetworkSet) -> str:
@@ -194,7 +207,7 @@ def client_behind_proxies(
     max_proxy_hops: int = DEFAULT_MAX_PROXY_HOPS,
 ) -> IPAddress | None:
     """The client behind ``trusted`` proxies (see :meth:`AddressRules.client`)."""
-    return _walk(parse_ip, _as_set(trusted), max_proxy_hops, remote_addr, forwarded_for)
+    return _walk(_DEFAULT.parse_entry, _as_set(trusted), max_proxy_hops, remote_addr, forwarded_for)
 
 
 def network_identity(address: IPAddress, ipv4_length: int, ipv6_length: int, exempt: Iterable[IPNetwork] = ()) -> str:
