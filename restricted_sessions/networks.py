@@ -122,21 +122,36 @@ class Embeddings:
         return IPv4Network((embedded, ipv4_length))
 
 
-class _Ranges(Generic[T]):
-    """Disjoint integer ranges with a value each, sorted: a lookup bisects, O(log n) in C."""
+class _Table(Generic[T]):
+    """Disjoint CIDR blocks with a value each, grouped by their first ``shortest prefix length`` bits.
 
-    __slots__ = ("_firsts", "_lasts", "_values")
+    A lookup is one dict probe, then a bisection over the few blocks of that group (in C), so it
+    costs about the same for 1 or 10,000 blocks; only blocks of very different lengths (a /0 next
+    to many /24s) share a group, and then the bisection is O(log n).
+    """
 
-    def __init__(self, ranges: Iterable[tuple[int, int, T]]) -> None:
-        ordered = sorted(ranges, key=lambda item: item[0])
-        self._firsts = [first for first, _, _ in ordered]
-        self._lasts = [last for _, last, _ in ordered]
-        self._values = [value for _, _, value in ordered]
+    __slots__ = ("_groups", "_shift")
+
+    def __init__(self, blocks: Iterable[tuple[int, int, T]], bits: int) -> None:
+        """``blocks``: (first address, prefix length, value), disjoint; ``bits``: 32 or 128."""
+        ordered = sorted(blocks, key=lambda block: block[0])
+        self._shift = bits - min((length for _, length, _ in ordered), default=bits)
+        grouped: dict[int, tuple[list[int], list[int], list[T]]] = {}
+        for first, length, value in ordered:
+            firsts, lasts, values = grouped.setdefault(first >> self._shift, ([], [], []))
+            firsts.append(first)
+            lasts.append(first + (1 << (bits - length)) - 1)
+            values.append(value)
+        self._groups = grouped
 
     def find(self, n: int) -> T | None:
-        index = bisect_right(self._firsts, n) - 1
-        if index >= 0 and n <= self._lasts[index]:
-            return self._values[index]
+        group = self._groups.get(n >> self._shift)
+        if group is None:
+            return None
+        firsts, lasts, values = group
+        index = bisect_right(firsts, n) - 1
+        if index >= 0 and n <= lasts[index]:
+            return values[index]
         return None
 
 
@@ -154,27 +169,31 @@ class NetworkSet(tuple[IPNetwork, ...]):
     """Normalised configured networks, in configured order, looked up at a cost flat in their number.
 
     A tuple of ``ipaddress`` networks (so it is compared and iterated as one). :meth:`contains`
-    bisects the union that ``netaddr.IPSet`` computes; :meth:`find` bisects the outermost networks.
-    Either costs O(log n) comparisons in C, about the same for 1 or 10,000 networks (``IPSet``'s own
-    membership test walks up to 32 or 128 supernets in Python, tens of microseconds).
+    looks in the union that ``netaddr.IPSet`` computes (its CIDR blocks); :meth:`find` in the
+    outermost networks; both through a :class:`_Table`, so a lookup costs about the same for 1 or
+    10,000 networks (``IPSet``'s own membership test walks up to 32 or 128 supernets in Python:
+    tens of microseconds).
     """
 
     @cached_property
-    def _union(self) -> dict[int, _Ranges[bool]]:
-        tables: dict[int, _Ranges[bool]] = {}
-        for version in (4, 6):
+    def _union(self) -> dict[int, _Table[bool]]:
+        tables: dict[int, _Table[bool]] = {}
+        for version, bits in ((4, 32), (6, 128)):
             members = netaddr.IPSet(str(network) for network in self if network.version == version)
-            tables[version] = _Ranges((span.first, span.last, True) for span in members.iter_ipranges())
+            tables[version] = _Table(((block.first, block.prefixlen, True) for block in members.iter_cidrs()), bits)
         return tables
 
     @cached_property
-    def _outer(self) -> dict[int, _Ranges[IPNetwork]]:
+    def _outer(self) -> dict[int, _Table[IPNetwork]]:
         return {
-            version: _Ranges(
-                (int(net.network_address), int(net.broadcast_address), net)
-                for net in _outermost(network for network in self if network.version == version)
+            version: _Table(
+                (
+                    (int(net.network_address), net.prefixlen, net)
+                    for net in _outermost(network for network in self if network.version == version)
+                ),
+                bits,
             )
-            for version in (4, 6)
+            for version, bits in ((4, 32), (6, 128))
         }
 
     def prepare(self) -> NetworkSet:
