@@ -8,7 +8,7 @@ session key under the wrong name. :func:`header` reads such a value from the hyp
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 import django
 from django.http import HttpRequest
@@ -51,9 +51,8 @@ def header(request: HttpRequest, meta_key: str) -> str | None:
     return scope_header(scope.get("headers") or (), meta_key, value)
 
 
-def scope_header(headers: Iterable[tuple[bytes, bytes]], meta_key: str, joined: str) -> str | None:
+def scope_header(headers: Sequence[tuple[bytes, bytes]], meta_key: str, joined: str) -> str | None:
     """``joined`` (the ``META`` value), or, if an underscored name fed it, the hyphen-spelled values only."""
-    headers = tuple(headers)
     if not any(b"_" in name and meta_key_of(name) == meta_key for name, _ in headers):
         return joined
     values = [value.decode("latin1") for name, value in headers if b"_" not in name and meta_key_of(name) == meta_key]
