@@ -43,6 +43,13 @@ PARSE_CACHE_SIZE = 4096
 DEFAULT_MAX_PROXY_HOPS = 10
 
 
+def max_proxy_hops_problems(value: object) -> list[str]:
+    """What is wrong with a RESTRICTEDSESSIONS_MAX_PROXY_HOPS value (a whole number, at least 1). Never raises."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        return [f"max_proxy_hops must be a whole number of at least 1 (10 by default), not {value!r}"]
+    return []
+
+
 class AddressRules:
     """The address settings, prepared once: normalisation, trusted proxies, exempt networks, hop limit.
 
@@ -63,16 +70,17 @@ class AddressRules:
         nat64_prefixes: Iterable[str] = DEFAULT_NAT64_PREFIXES,
         max_proxy_hops: int = DEFAULT_MAX_PROXY_HOPS,
     ) -> None:
-        if isinstance(max_proxy_hops, bool) or not isinstance(max_proxy_hops, int) or max_proxy_hops < 1:
-            raise ValueError(f"max_proxy_hops must be a whole number of at least 1, not {max_proxy_hops!r}")
+        problems = max_proxy_hops_problems(max_proxy_hops)
+        if problems:
+            raise ValueError(problems[0])
         self.embeddings = embeddings(nat64_prefixes)
         self.trusted = normalised_networks(trusted_proxies, self.embeddings)
         self.exempt = normalised_networks(exempt_networks, self.embeddings)
         self.max_proxy_hops = max_proxy_hops
         self._parse: Callable[[str], IPAddress | None] = lru_cache(maxsize=PARSE_CACHE_SIZE)(self._read)
         # Build the lookups now rather than on the first request.
-        self.trusted.prepare()
-        self.exempt.prepare()
+        self.trusted.prepare(find=False)
+        self.exempt.prepare(contains=False)
 
     def _read(self, value: str) -> IPAddress | None:
         try:
@@ -241,6 +249,7 @@ __all__ = [
     "find_network",
     "first_address",
     "masked",
+    "max_proxy_hops_problems",
     "network_identity",
     "parse_ip",
     "parse_networks",

@@ -196,9 +196,12 @@ class NetworkSet(tuple[IPNetwork, ...]):
             for version, bits in ((4, 32), (6, 128))
         }
 
-    def prepare(self) -> NetworkSet:
-        """Build both lookups now (else each is built on its first use); returns the set itself."""
-        _ = self._union, self._outer
+    def prepare(self, *, contains: bool = True, find: bool = True) -> NetworkSet:
+        """Build the lookups of :meth:`contains` and :meth:`find` now, not on their first use."""
+        if contains:
+            _ = self._union
+        if find:
+            _ = self._outer
         return self
 
     def contains(self, address: IPAddress) -> bool:

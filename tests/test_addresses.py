@@ -26,6 +26,7 @@ from restricted_sessions.addresses import (
     find_network,
     first_address,
     masked,
+    max_proxy_hops_problems,
     network_identity,
     parse_ip,
     parse_networks,
@@ -239,6 +240,8 @@ def test_max_proxy_hops_is_at_least_one() -> None:
         with pytest.raises(ValueError, match="max_proxy_hops"):
             AddressRules(max_proxy_hops=value)  # type: ignore[arg-type]
     assert AddressRules(max_proxy_hops=1).max_proxy_hops == 1
+    assert max_proxy_hops_problems(0) == ["max_proxy_hops must be a whole number of at least 1 (10 by default), not 0"]
+    assert max_proxy_hops_problems(3) == []
     assert DEFAULT_MAX_PROXY_HOPS == 10
 
 
