@@ -87,8 +87,24 @@ def parsed(text: str | None) -> Seen:
         return Unknown
     if len(text) > 64:
         return TooLong
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
+    return carried_ipv4(address)
+
+
+WELL_KNOWN_NAT64 = bytes.fromhex("0064ff9b") + bytes(8)
+LOCAL_USE_NAT64 = bytes.fromhex("0064ff9b0001")
+
+
+def carried_ipv4(address: IPAddress) -> IPAddress:
+    """The IPv4 client an IPv6 address carries (mapped, SIIT, compatible, NAT64), read from its bytes."""
+    if isinstance(address, ipaddress.IPv4Address):
+        return address
+    octets = address.packed
+    if octets[:12] in (bytes(10) + b"\xff\xff", bytes(8) + b"\xff\xff\0\0", WELL_KNOWN_NAT64):
+        return ipaddress.IPv4Address(octets[12:])
+    if octets[:12] == bytes(12) and octets[12] != 0:
+        return ipaddress.IPv4Address(octets[12:])
+    if octets[:6] == LOCAL_USE_NAT64 and octets[8] == 0:  # RFC 6052 2.2 for a /48, octet 8 skipped
+        return ipaddress.IPv4Address(octets[6:8] + octets[9:11])
     return address
 
 
@@ -177,8 +193,9 @@ def variants_of_address(bound: str) -> list[str]:
             f"{mapped}%1",
             str(ipaddress.IPv4Address(int(address) ^ 1)),
             str(ipaddress.IPv4Address(int(address) ^ 0x100)),
-            f"::{address}",  # IPv4-compatible, not mapped: another address
-            f"64:ff9b::{address}",  # NAT64: another address
+            f"::{address}",  # IPv4-compatible: the same client (unless in 0.0.0.0/8)
+            f"64:ff9b::{address}",  # NAT64: the same client
+            f"64:ff9b::{ipaddress.IPv4Address(int(address) ^ 1)}",  # NAT64: another client
             ".".join(f"0{octet}" for octet in str(address).split(".")),  # leading zeros: not an IP
         ]
     else:

@@ -55,15 +55,33 @@ SECRETS = ("fuzz-secret", "fuzz-old-secret")
 
 
 def oracle_parse(text: str) -> IPAddress | None:
-    """What parse_ip must return: ipaddress's reading, IPv4-mapped as IPv4, long values unknown."""
+    """What parse_ip must return: ipaddress's reading, an embedded IPv4 client as IPv4, long values unknown."""
     if len(text) > addresses.MAX_ADDRESS_LENGTH:
         return None
     try:
         address = ipaddress.ip_address(text)
     except ValueError:
         return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
+    return carried_ipv4(address)
+
+
+def oracle_entry(text: str) -> IPAddress | None:
+    """One comma-separated entry: whitespace around it allowed, up to MAX_ENTRY_LENGTH in all."""
+    return None if len(text) > addresses.MAX_ENTRY_LENGTH else oracle_parse(text.strip())
+
+
+def carried_ipv4(address: IPAddress) -> IPAddress:
+    """The IPv4 client an IPv6 address carries (mapped, SIIT, compatible, NAT64), read from its bytes."""
+    if isinstance(address, ipaddress.IPv4Address):
+        return address
+    octets = address.packed
+    well_known = bytes.fromhex("0064ff9b") + bytes(8)
+    if octets[:12] in (bytes(10) + b"\xff\xff", bytes(8) + b"\xff\xff\0\0", well_known):
+        return ipaddress.IPv4Address(octets[12:])
+    if octets[:12] == bytes(12) and octets[12] != 0:
+        return ipaddress.IPv4Address(octets[12:])
+    if octets[:6] == bytes.fromhex("0064ff9b0001") and octets[8] == 0:  # RFC 6052 2.2 for a /48
+        return ipaddress.IPv4Address(octets[6:8] + octets[9:11])
     return address
 
 
@@ -78,10 +96,12 @@ def same_prefix(a: IPAddress, b: IPAddress, ipv4_length: int, ipv6_length: int) 
 def oracle_walk(remote: str | None, forwarded: str | None) -> IPAddress | None:
     hops = [remote, *reversed(forwarded.split(",") if forwarded else [])]
     client = None
-    for hop in hops:
-        client = None if hop is None else oracle_parse(hop.strip())
+    for count, hop in enumerate(hops, 1):
+        client = None if hop is None else oracle_entry(hop)
         if client is None or not any(client.version == n.version and client in n for n in TRUSTED):
             return client
+        if count > addresses.DEFAULT_MAX_PROXY_HOPS:
+            return None
     return client
 
 
@@ -91,7 +111,7 @@ def oracle_walk(remote: str | None, forwarded: str | None) -> IPAddress | None:
 def check_address(text: str, ipv4_length: int, ipv6_length: int) -> IPAddress | None:
     address = addresses.parse_ip(text)
     assert address == oracle_parse(text), (text, address)
-    assert addresses.first_address(text) == addresses.parse_ip(text.split(",", 1)[0].strip())
+    assert addresses.first_address(text) == oracle_entry(text.split(",", 1)[0])
     if address is None:
         return None
     assert isinstance(address, ipaddress.IPv4Address | ipaddress.IPv6Address)
@@ -130,9 +150,7 @@ def check_pair(a: IPAddress | None, b: IPAddress | None, ipv4_length: int, ipv6_
 def check_forwarded(remote: str | None, forwarded: str | None) -> None:
     client = addresses.client_behind_proxies(remote, forwarded, TRUSTED)
     assert client == oracle_walk(remote, forwarded), (remote, forwarded, client)
-    assert addresses.client_behind_proxies(remote, forwarded, ()) == (
-        None if remote is None else addresses.parse_ip(remote.strip())
-    )
+    assert addresses.client_behind_proxies(remote, forwarded, ()) == (None if remote is None else oracle_entry(remote))
 
 
 def check_user_agent(user_agent: str) -> None:
@@ -217,6 +235,8 @@ address_text = st.one_of(
     st.ip_addresses().map(str),
     st.ip_addresses(v=6).map(lambda address: address.exploded),
     st.ip_addresses(v=4).map(lambda address: f"::ffff:{address}"),
+    st.ip_addresses(v=4).map(lambda address: f"64:ff9b::{address}"),
+    st.ip_addresses(v=4).map(lambda address: f"::{address}"),
     st.builds(
         lambda address, zone: f"{address}%{zone}", st.ip_addresses(v=6), st.text(latin1, min_size=1, max_size=70)
     ),
