@@ -28,7 +28,7 @@ from typing import Any
 
 from django.utils.crypto import salted_hmac
 
-from restricted_sessions.addresses import IPAddress, Networks, network_identity, parse_ip
+from restricted_sessions.addresses import AddressRules, IPAddress, parse_ip
 from restricted_sessions.useragents import DIGEST_PREFIX, EXACT, MAX_STORED_LENGTH, bounded, normalise
 
 __all__ = [
@@ -202,7 +202,8 @@ class Policy:
     restrict_ua: bool = True
     ipv4_length: int = 32
     ipv6_length: int = 64
-    exempt_networks: Networks = ()
+    #: Address normalisation and exempt networks (``addresses.AddressRules``).
+    addresses: AddressRules = field(default_factory=AddressRules)
     ua_match: str = EXACT
     dual_stack: bool = False
     hashed: bool = False
@@ -227,7 +228,7 @@ class Policy:
             return digest
 
     def _identity(self, address: IPAddress) -> str:
-        return network_identity(address, self.ipv4_length, self.ipv6_length, self.exempt_networks)
+        return self.addresses.identity(address, self.ipv4_length, self.ipv6_length)
 
     def _ip_hmac(self, address: IPAddress, secret: str) -> bytes:
         return self._keyed("ip", self._identity(address), secret, address)

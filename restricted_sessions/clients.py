@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
-from restricted_sessions.addresses import IPAddress, client_behind_proxies, first_address
+from restricted_sessions.addresses import IPAddress
 from restricted_sessions.binding import Presented
 from restricted_sessions.conf import Config
+from restricted_sessions.headers import header
 from restricted_sessions.proofs import proof_key
 
 __all__ = ["client_ip", "presented"]
@@ -14,12 +15,10 @@ __all__ = ["client_ip", "presented"]
 
 def client_ip(request: HttpRequest, config: Config) -> IPAddress | None:
     """The client address: behind TRUSTED_PROXIES, the first address they did not write."""
-    meta = request.META
-    if config.trusted_proxies:
-        return client_behind_proxies(
-            meta.get("REMOTE_ADDR"), meta.get(config.forwarded_for_key), config.trusted_proxies
-        )
-    return first_address(meta.get(config.remote_addr_key))
+    rules = config.addresses
+    if rules.trusted:
+        return rules.client(request.META.get("REMOTE_ADDR"), header(request, config.forwarded_for_key))
+    return rules.first_address(header(request, config.remote_addr_key))
 
 
 def presented(request: HttpRequest, config: Config) -> Presented:

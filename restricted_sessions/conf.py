@@ -22,10 +22,11 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
-from restricted_sessions.addresses import Networks, parse_networks
+from restricted_sessions.addresses import DEFAULT_MAX_PROXY_HOPS, AddressRules, max_proxy_hops_problems
 from restricted_sessions.binding import Policy
 from restricted_sessions.dbsc import conf as dbsc_conf
 from restricted_sessions.keys import meta_key
+from restricted_sessions.networks import DEFAULT_NAT64_PREFIXES, nat64_problems, network_problems
 from restricted_sessions.useragents import MATCH_MODES
 
 __all__ = ["DEFAULTS", "PREFIX", "Config", "Problem", "get_config", "problems"]
@@ -43,6 +44,8 @@ DEFAULTS: dict[str, Any] = {
     "FAILURE_STATUS": 400,
     "AUTHED_ONLY": False,
     "TRUSTED_PROXIES": [],
+    "MAX_PROXY_HOPS": DEFAULT_MAX_PROXY_HOPS,
+    "NAT64_PREFIXES": list(DEFAULT_NAT64_PREFIXES),
     "UA_MATCH": "exact",
     "IP_EXEMPT_NETWORKS": [],
     "DUAL_STACK": False,
@@ -134,10 +137,20 @@ def problems(values: dict[str, Any]) -> list[Problem]:
         error(
             "SESSION_HEADER", problem, "Use 'X-SessionID' (the default), or None to turn header sessions off.", "E007"
         )
+    hint = "Use entries such as '10.0.0.0/8', '192.0.2.1' or '2001:db8::/32'."
     for name, check_id in (("TRUSTED_PROXIES", "E011"), ("IP_EXEMPT_NETWORKS", "E012")):
-        network_problem = _network_problem(values[name])
-        if network_problem is not None:
-            error(name, network_problem, "Use entries such as '10.0.0.0/8', '192.0.2.1' or '2001:db8::/32'.", check_id)
+        for network_problem in network_problems(values[name], values["NAT64_PREFIXES"]):
+            found.append(Problem(name, f"{PREFIX}{name}: {network_problem}.", hint, f"restricted_sessions.{check_id}"))
+    for nat64_problem in nat64_problems(values["NAT64_PREFIXES"]):
+        hint = "List IPv6 prefixes of length 32, 40, 48, 56, 64 or 96 (RFC 6052), the defaults included."
+        found.append(
+            Problem("NAT64_PREFIXES", f"{PREFIX}NAT64_PREFIXES: {nat64_problem}.", hint, "restricted_sessions.E023")
+        )
+    for hops_problem in max_proxy_hops_problems(values["MAX_PROXY_HOPS"]):
+        hint = "Use 10 (the default), or the number of proxies in front of your servers."
+        found.append(
+            Problem("MAX_PROXY_HOPS", f"{PREFIX}MAX_PROXY_HOPS: {hops_problem}.", hint, "restricted_sessions.E024")
+        )
     if values["UA_MATCH"] not in MATCH_MODES:
         problem = f"must be one of {MATCH_MODES}, not {values['UA_MATCH']!r}"
         error("UA_MATCH", problem, "Use 'ignore_versions' to keep sessions across browser updates.", "E013")
@@ -167,16 +180,6 @@ def _importable(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def _network_problem(value: Any) -> str | None:
-    if not isinstance(value, list | tuple) or not all(isinstance(entry, str) for entry in value):
-        return f"must be a list of IP addresses or networks (strings), not {value!r}"
-    try:
-        parse_networks(tuple(value))
-    except ValueError as error:
-        return f"holds an entry that is not an IP address or network ({error})"
-    return None
-
-
 def _failure_handler_problem(path: Any) -> bool:
     if path is None:
         return False
@@ -198,7 +201,8 @@ class Config:
     remote_addr_key: str
     #: The META key of the header that trusted proxies append the client address to.
     forwarded_for_key: str
-    trusted_proxies: Networks
+    #: The address rules (normalisation, trusted proxies, exempt networks, hop limit), prepared.
+    addresses: AddressRules
     redirect_view: str | None
     failure_status: int
     failure_handler: Callable[..., Any] | None
@@ -229,13 +233,19 @@ class Config:
                 raise ImproperlyConfigured(f"{problem.message} {problem.hint} ({problem.id})")
         header = values["SESSION_HEADER"]
         remote_addr_key = values["REMOTE_ADDR_KEY"]
+        addresses = AddressRules(
+            trusted_proxies=values["TRUSTED_PROXIES"],
+            exempt_networks=values["IP_EXEMPT_NETWORKS"],
+            nat64_prefixes=values["NAT64_PREFIXES"],
+            max_proxy_hops=values["MAX_PROXY_HOPS"],
+        )
         handler = values["FAILURE_HANDLER"]
         return cls(
             session_header=header or None,
             session_header_meta_key=meta_key(header) if header else None,
             remote_addr_key=remote_addr_key,
             forwarded_for_key="HTTP_X_FORWARDED_FOR" if remote_addr_key == "REMOTE_ADDR" else remote_addr_key,
-            trusted_proxies=parse_networks(tuple(values["TRUSTED_PROXIES"])),
+            addresses=addresses,
             redirect_view=values["REDIRECT_VIEW"],
             failure_status=values["FAILURE_STATUS"],
             failure_handler=import_string(handler) if handler else None,
@@ -248,7 +258,7 @@ class Config:
                 restrict_ua=values["RESTRICT_UA"],
                 ipv4_length=values["IPV4_LENGTH"],
                 ipv6_length=values["IPV6_LENGTH"],
-                exempt_networks=parse_networks(tuple(values["IP_EXEMPT_NETWORKS"])),
+                addresses=addresses,
                 ua_match=values["UA_MATCH"],
                 dual_stack=values["DUAL_STACK"],
                 hashed=values["STORE"] == "hashed",

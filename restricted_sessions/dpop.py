@@ -18,7 +18,6 @@ from functools import lru_cache
 from typing import Any
 
 from django.core.cache import DEFAULT_CACHE_ALIAS, caches
-from django.core.exceptions import ImproperlyConfigured
 from django.core.signing import BadSignature, TimestampSigner
 
 from restricted_sessions.uris import normalise_uri
@@ -29,8 +28,9 @@ try:
     from joserfc.jws import JWSRegistry
     from joserfc.util import urlsafe_b64decode
 except ImportError as error:  # pragma: no cover - exercised in a test that hides joserfc
-    raise ImproperlyConfigured(
-        'DPoP proofs need joserfc: install the extra with pip install "restricted_sessions[dpop]".'
+    # The settings check (restricted_sessions.E019) says the same at start-up.
+    raise ModuleNotFoundError(
+        'DPoP proofs need joserfc: install the extra with pip install "restricted_sessions[dpop]".', name="joserfc"
     ) from error
 
 __all__ = [

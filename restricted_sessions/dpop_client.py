@@ -1,6 +1,6 @@
 """A reference DPoP client for header sessions: an ``httpx`` authentication class.
 
-Needs httpx and joserfc: ``pip install "restricted_sessions[dpop]" httpx``. Nothing in the server
+Needs httpx and joserfc: ``pip install "restricted_sessions[client]"``. Nothing in the server
 side of the package imports this module.
 """
 
@@ -18,7 +18,9 @@ try:
     from joserfc import jws
     from joserfc.jwk import ECKey
 except ImportError as error:  # pragma: no cover - exercised in a test that hides httpx
-    raise ImportError('The DPoP client needs httpx: pip install "restricted_sessions[dpop]" httpx') from error
+    raise ModuleNotFoundError(
+        'The DPoP client needs httpx and joserfc: pip install "restricted_sessions[client]"', name=error.name
+    ) from error
 
 __all__ = ["DPoPSessionAuth"]
 
