@@ -3,6 +3,8 @@ from __future__ import annotations
 from django.apps import AppConfig
 from django.core.checks import Tags, register
 
+__all__ = ["RestrictedSessionsConfig"]
+
 
 class RestrictedSessionsConfig(AppConfig):
     name = "restricted_sessions"

@@ -7,6 +7,8 @@ from rest_framework.request import Request
 
 from restricted_sessions.middleware import is_header_session
 
+__all__ = ["SessionAuthentication"]
+
 
 class SessionAuthentication(DRFSessionAuthentication):
     """DRF's SessionAuthentication, skipping ``enforce_csrf`` for header sessions only."""

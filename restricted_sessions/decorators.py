@@ -6,6 +6,8 @@ from typing import Any, TypeVar
 
 from asgiref.sync import iscoroutinefunction
 
+__all__ = ["restriction_exempt"]
+
 ViewFunc = TypeVar("ViewFunc", bound=Callable[..., Any])
 
 

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import django
 from django.http import HttpRequest
 
+__all__ = ["SCAN_ASGI_HEADERS", "drops_underscored_headers", "header", "meta_key_of", "scope_header"]
+
 
 def drops_underscored_headers(version: tuple[int | str, ...]) -> bool:
     """True for the Django releases (``django.VERSION``) whose ASGI handler drops header names with "_"."""

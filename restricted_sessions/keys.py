@@ -12,6 +12,8 @@ from collections.abc import Callable
 from django.contrib.sessions.backends.base import VALID_KEY_CHARS, SessionBase
 from django.contrib.sessions.backends.signed_cookies import SessionStore as SignedCookieStore
 
+__all__ = ["SIGNED_KEY_PATTERN", "STORE_KEY_PATTERN", "key_validator", "meta_key"]
+
 # Django's stores make 32-character keys; the database column holds at most 40.
 STORE_KEY_PATTERN = re.compile(f"[{re.escape(VALID_KEY_CHARS)}]{{8,40}}")
 # A signed_cookies "key" is the signed session data itself: URL-safe base64 parts joined by

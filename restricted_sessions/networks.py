@@ -16,6 +16,18 @@ from typing import Generic, TypeVar
 
 import netaddr  # type: ignore[import-untyped]
 
+__all__ = [
+    "DEFAULT_NAT64_PREFIXES",
+    "FIXED_EMBEDDINGS",
+    "NAT64_PREFIX_LENGTHS",
+    "Embeddings",
+    "NetworkSet",
+    "embeddings",
+    "nat64_problems",
+    "network_problems",
+    "normalised_networks",
+]
+
 IPAddress = IPv4Address | IPv6Address
 IPNetwork = IPv4Network | IPv6Network
 

@@ -8,6 +8,8 @@ from django.views.debug import SafeExceptionReporterFilter as DjangoSafeExceptio
 
 from restricted_sessions.conf import get_config
 
+__all__ = ["SafeExceptionReporterFilter"]
+
 
 class SafeExceptionReporterFilter(DjangoSafeExceptionReporterFilter):
     """Django's filter that also redacts the session header, as Django redacts the session cookie.

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django.dispatch import Signal
 
+__all__ = ["session_restricted"]
+
 # Sent once for each detected change of a bound session's IP or User-Agent, before the session is
 # ended (or, with REPORT_ONLY, instead). Arguments: request, reason ("ip" or "ua"), stored (the
 # bound value, hashed with STORE="hashed"), current (the request's value), enforced (bool).

@@ -15,6 +15,8 @@ from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest
 from django.utils.encoding import escape_uri_path
 
+__all__ = ["DEFAULT_PORTS", "MAX_URI_LENGTH", "normalise_uri", "request_htu"]
+
 DEFAULT_PORTS = {"http": 80, "https": 443}
 # URIs longer than this are never equal to a request's: refused before the cache, so junk cannot
 # fill it with large strings. Browsers and servers cap request lines at about 8 kB.

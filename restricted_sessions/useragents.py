@@ -6,6 +6,8 @@ import hashlib
 import re
 from functools import lru_cache
 
+__all__ = ["DIGEST_PREFIX", "EXACT", "IGNORE_VERSIONS", "MATCH_MODES", "MAX_STORED_LENGTH", "bounded", "normalise"]
+
 # User-Agents longer than this are stored as a digest, so a client cannot grow the session.
 MAX_STORED_LENGTH = 512
 DIGEST_PREFIX = "$sha256$"
