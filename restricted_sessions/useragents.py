@@ -42,7 +42,8 @@ def _strip_once(user_agent: str) -> str:
     return user_agent
 
 
-@lru_cache(maxsize=1024)
+# Sized for the distinct User-Agents of a busy site (at most 512 characters each: about 2 MB).
+@lru_cache(maxsize=4096)
 def _without_versions(user_agent: str) -> str:
     # Repeated until nothing changes, so that the result is a fixed point (normalising it again
     # changes nothing) whatever a deletion uncovers. A pass that changes something shortens the
