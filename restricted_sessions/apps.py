@@ -11,8 +11,12 @@ class RestrictedSessionsConfig(AppConfig):
     verbose_name = "Restricted sessions"
 
     def ready(self) -> None:
+        from restricted_sessions import deploy
         from restricted_sessions.checks import check_middleware, check_redirect_view, check_settings
 
         register(Tags.security)(check_settings)
         register(Tags.security)(check_middleware)
         register(Tags.urls)(check_redirect_view)
+        # So that Django's own deploy checks recognise this package's middleware (issue 10, item 17).
+        deploy.install()
+        register(Tags.security, deploy=True)(deploy.check_deploy_helpers)
