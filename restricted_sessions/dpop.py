@@ -57,12 +57,16 @@ PROOF_TYPE = "dpop+jwt"
 
 # Algorithm -> (key type, curve): asymmetric signatures only, one curve each (RFC 7518 3.4,
 # RFC 8037 3.1, RFC 9864 2). "none", HMAC and RSA never verify a proof.
-SUPPORTED_ALGORITHMS: dict[str, tuple[str, str]] = {
+_ALGORITHMS = {
     "ES256": ("EC", "P-256"),
     "ES384": ("EC", "P-384"),
     "ES512": ("EC", "P-521"),
     "EdDSA": ("OKP", "Ed25519"),
     "Ed25519": ("OKP", "Ed25519"),
+}
+# Those the installed joserfc implements ("Ed25519" needs a joserfc with RFC 9864).
+SUPPORTED_ALGORITHMS: dict[str, tuple[str, str]] = {
+    name: key for name, key in _ALGORITHMS.items() if name in JWSRegistry.algorithms
 }
 # A coordinate is base64url of exactly the curve's size in bytes (RFC 7518 6.2.1.2, RFC 8037 2).
 _COORDINATE_LENGTH = {"P-256": 43, "P-384": 64, "P-521": 88, "Ed25519": 43}
