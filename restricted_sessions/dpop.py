@@ -57,12 +57,16 @@ PROOF_TYPE = "dpop+jwt"
 
 # Algorithm -> (key type, curve): asymmetric signatures only, one curve each (RFC 7518 3.4,
 # RFC 8037 3.1, RFC 9864 2). "none", HMAC and RSA never verify a proof.
-SUPPORTED_ALGORITHMS: dict[str, tuple[str, str]] = {
+_ALGORITHMS = {
     "ES256": ("EC", "P-256"),
     "ES384": ("EC", "P-384"),
     "ES512": ("EC", "P-521"),
     "EdDSA": ("OKP", "Ed25519"),
     "Ed25519": ("OKP", "Ed25519"),
+}
+# Those the installed joserfc implements ("Ed25519" needs a joserfc with RFC 9864).
+SUPPORTED_ALGORITHMS: dict[str, tuple[str, str]] = {
+    name: key for name, key in _ALGORITHMS.items() if name in JWSRegistry.algorithms
 }
 # A coordinate is base64url of exactly the curve's size in bytes (RFC 7518 6.2.1.2, RFC 8037 2).
 _COORDINATE_LENGTH = {"P-256": 43, "P-384": 64, "P-521": 88, "Ed25519": 43}
@@ -70,6 +74,7 @@ _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 
 # A proof with a P-521 key is about 700 characters; anything much longer is refused unread.
 MAX_PROOF_LENGTH = 8192
+MAX_CACHED_HEADER = 512
 MAX_JTI_LENGTH = 256
 MAX_IAT = 2**42
 MAX_NONCE_LENGTH = 256
@@ -147,19 +152,12 @@ def verify_proof(
     if _COMPACT_JWS.fullmatch(proof) is None:
         raise _refuse("The DPoP proof is not a JWS in compact serialization.")
     header_segment, claims_segment, signature_segment = proof.split(".")
-    header = _json_object(header_segment)
-    claims = _json_object(claims_segment)
-    if header is None or claims is None:
-        raise _refuse("The DPoP proof's header or claims are not a JSON object.")
-
-    if header.get("typ") != PROOF_TYPE:
-        raise _refuse('The DPoP proof\'s typ is not "dpop+jwt".')
-    alg = header.get("alg")
-    if not isinstance(alg, str) or alg not in algorithms or alg not in SUPPORTED_ALGORITHMS:
+    alg, key, jkt = _header(header_segment)
+    if alg not in algorithms:
         raise _refuse("The DPoP proof's alg is not allowed.")
-    if "crit" in header:
-        raise _refuse("The DPoP proof names critical extensions, which are not supported.")
-    key, jkt = _public_key(header.get("jwk"), alg)
+    claims = _json_object(claims_segment)
+    if claims is None:
+        raise _refuse("The DPoP proof's header or claims are not a JSON object.")
 
     jti = claims.get("jti")
     if not isinstance(jti, str) or not 0 < len(jti) <= MAX_JTI_LENGTH:
@@ -214,15 +212,38 @@ def _no_constant(name: str) -> Any:
 _JSON = json.JSONDecoder(object_pairs_hook=_unique_names, parse_constant=_no_constant)
 
 
-def _public_key(jwk: object, alg: str) -> tuple[Key, str]:
-    """The verification key and thumbprint of a proof's ``jwk`` header (RFC 9449 section 4.3, steps 5 and 7)."""
+def _header(segment: str) -> tuple[str, Key, str]:
+    """``alg``, verification key and thumbprint of a proof's header (RFC 9449 section 4.3, steps 2, 4, 5, 7)."""
+    # A client sends the same header with every request, and importing its key costs more than
+    # verifying a signature: headers are parsed once. Longer ones than any supported key makes
+    # are parsed every time, so junk cannot fill the cache with large strings.
+    parsed = _parse_header(segment) if len(segment) <= MAX_CACHED_HEADER else _parse_header.__wrapped__(segment)
+    if isinstance(parsed, str):
+        raise _refuse(parsed)
+    return parsed
+
+
+@lru_cache(maxsize=1024)
+def _parse_header(segment: str) -> tuple[str, Key, str] | str:
+    """``(alg, key, jkt)``, or the description of the refusal."""
+    header = _json_object(segment)
+    if header is None:
+        return "The DPoP proof's header or claims are not a JSON object."
+    if header.get("typ") != PROOF_TYPE:
+        return 'The DPoP proof\'s typ is not "dpop+jwt".'
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg not in SUPPORTED_ALGORITHMS:
+        return "The DPoP proof's alg is not allowed."
+    if "crit" in header:
+        return "The DPoP proof names critical extensions, which are not supported."
+    jwk = header.get("jwk")
     if not isinstance(jwk, dict):
-        raise _refuse("The DPoP proof's jwk is missing or not a JSON object.")
+        return "The DPoP proof's jwk is missing or not a JSON object."
     if not _PRIVATE_MEMBERS.isdisjoint(jwk):
-        raise _refuse("The DPoP proof's jwk holds private or symmetric key material.")
+        return "The DPoP proof's jwk holds private or symmetric key material."
     kty, crv = SUPPORTED_ALGORITHMS[alg]
     if jwk.get("kty") != kty or jwk.get("crv") != crv:
-        raise _refuse("The DPoP proof's jwk is not a key of the type and curve its alg needs.")
+        return "The DPoP proof's jwk is not a key of the type and curve its alg needs."
     coordinates = (jwk.get("x"), jwk.get("y")) if kty == "EC" else (jwk.get("x"),)
     for coordinate in coordinates:
         if not (
@@ -230,25 +251,15 @@ def _public_key(jwk: object, alg: str) -> tuple[Key, str]:
             and len(coordinate) == _COORDINATE_LENGTH[crv]
             and _BASE64URL.fullmatch(coordinate) is not None
         ):
-            raise _refuse("The DPoP proof's jwk coordinates are malformed.")
-    imported = _import_key(kty, crv, *coordinates)
-    if imported is None:
-        raise _refuse("The DPoP proof's jwk is not a valid public key.")
-    return imported
-
-
-# A client sends the same jwk with every request: importing a key and hashing it cost more than
-# verifying a signature, so both are done once per distinct key.
-@lru_cache(maxsize=1024)
-def _import_key(kty: str, crv: str, x: str, y: str | None = None) -> tuple[Key, str] | None:
+            return "The DPoP proof's jwk coordinates are malformed."
     try:
         if kty == "EC":
-            key: Key = ECKey.import_key({"kty": kty, "crv": crv, "x": x, "y": y or ""})
+            key: Key = ECKey.import_key({"kty": kty, "crv": crv, "x": jwk["x"], "y": jwk["y"]})
         else:
-            key = OKPKey.import_key({"kty": kty, "crv": crv, "x": x})
-        return key, key.thumbprint()
+            key = OKPKey.import_key({"kty": kty, "crv": crv, "x": jwk["x"]})
+        return alg, key, key.thumbprint()
     except (JoseError, ValueError, TypeError):
-        return None
+        return "The DPoP proof's jwk is not a valid public key."
 
 
 def _signature_verifies(alg: str, key: Key, header: str, claims: str, signature: str) -> bool:

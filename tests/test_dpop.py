@@ -268,6 +268,8 @@ def test_step_6_supported_curves() -> None:
     for crv, alg in (("P-384", "ES384"), ("P-521", "ES512")):
         key = ECKey.generate_key(crv)
         assert verify(sign(header(key, alg=alg), key=key, alg=alg), algorithms=(alg,)).jkt == key.thumbprint()
+    fully_specified = sign(header(ED25519_KEY, alg="Ed25519"), key=ED25519_KEY, alg="Ed25519")
+    assert verify(fully_specified, algorithms=("Ed25519",)).jkt == ED25519_KEY.thumbprint()
     secp256k1 = ECKey.generate_key("secp256k1")
     refused(sign(header(secp256k1, alg="ES256K"), key=secp256k1, alg="ES256K"), "alg", algorithms=("ES256K",))
     ed448 = OKPKey.generate_key("Ed448")
