@@ -126,5 +126,5 @@ def test_proofs_accepted_by_an_independent_verifier() -> None:
 def test_import_without_httpx_names_the_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "httpx", None)
     monkeypatch.delitem(sys.modules, "restricted_sessions.dpop_client")
-    with pytest.raises(ImportError, match=r'pip install "restricted_sessions\[dpop\]" httpx'):
+    with pytest.raises(ImportError, match=r'pip install "restricted_sessions\[client\]"'):
         importlib.import_module("restricted_sessions.dpop_client")
