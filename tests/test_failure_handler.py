@@ -19,7 +19,7 @@ from django.urls import reverse
 
 from restricted_sessions.middleware import RestrictedSessionsMiddleware
 from tests.conftest import HEADER, Http, stored
-from tests.restriction_helpers import assert_restricted, bound_cookie_session, kept
+from tests.helpers import assert_restricted, bound_cookie_session, kept
 
 pytestmark = pytest.mark.django_db
 
@@ -79,7 +79,7 @@ def test_the_handler_takes_precedence_over_redirect_view_and_failure_status(http
 
 def test_a_header_client_is_still_told_to_drop_its_key(header_http: Http, handler: str) -> None:
     with override_settings(RESTRICTEDSESSIONS_FAILURE_HANDLER=handler):
-        key = header_http.get("write", ip="192.0.2.7").headers[HEADER]
+        key = header_http.get("write", ip="192.0.2.7", key="").headers[HEADER]
 
         response = header_http.get("read", key=key, ip="198.51.100.1")
 
@@ -189,7 +189,7 @@ def test_a_header_client_replaying_its_old_key_to_the_redirect_target_does_not_l
     header_http: Http, target: str
 ) -> None:
     with override_settings(RESTRICTEDSESSIONS_REDIRECT_VIEW=target):
-        key = header_http.get("write", ip="192.0.2.7").headers[HEADER]
+        key = header_http.get("write", ip="192.0.2.7", key="").headers[HEADER]
 
         response = header_http.get(reverse(target), key=key, ip="198.51.100.1")
         again = header_http.get(reverse(target), key=key, ip="198.51.100.1")

@@ -17,7 +17,7 @@ from django.test import override_settings
 
 from restricted_sessions.signals import session_restricted
 from tests.conftest import HEADER, Http
-from tests.restriction_helpers import assert_restricted, bound_cookie_session
+from tests.helpers import assert_restricted, bound_cookie_session
 
 pytestmark = pytest.mark.django_db
 
@@ -164,7 +164,7 @@ def test_a_cookie_session_key_and_other_cookies_never_reach_the_logs(http: Http,
 
 @override_settings()
 def test_a_header_session_key_never_reaches_the_logs(header_http: Http, logs: Everything) -> None:
-    key = header_http.get("write", ip="192.0.2.7").headers[HEADER]
+    key = header_http.get("write", ip="192.0.2.7", key="").headers[HEADER]
 
     assert_restricted(header_http.get("read", key=key, ip="198.51.100.1", ua="Another"), key)
 
