@@ -67,7 +67,6 @@ def test_an_undecorated_view_is_not_exempt() -> None:
 
 
 @pytest.mark.parametrize("view", EXEMPT_VIEWS)
-@override_settings()
 def test_an_exempt_view_answers_a_changed_session_with_its_data(http: Http, view: str) -> None:
     key = bound_cookie_session(http, ip="192.0.2.7", ua="Browser A")
 
@@ -78,7 +77,6 @@ def test_an_exempt_view_answers_a_changed_session_with_its_data(http: Http, view
 
 
 @pytest.mark.parametrize("view", EXEMPT_VIEWS)
-@override_settings()
 def test_an_exempt_view_leaves_the_binding_as_it_was(http: Http, view: str) -> None:
     key = bound_cookie_session(http, ip="192.0.2.7", ua="Browser A")
 
@@ -89,7 +87,6 @@ def test_an_exempt_view_leaves_the_binding_as_it_was(http: Http, view: str) -> N
 
 
 @pytest.mark.parametrize("view", EXEMPT_VIEWS)
-@override_settings()
 def test_other_views_still_refuse_the_changed_session(http: Http, view: str) -> None:
     key = bound_cookie_session(http, ip="192.0.2.7")
     http.get(view, ip="198.51.100.1")
@@ -98,7 +95,6 @@ def test_other_views_still_refuse_the_changed_session(http: Http, view: str) -> 
 
 
 @pytest.mark.parametrize("view", EXEMPT_VIEWS)
-@override_settings()
 def test_the_owner_keeps_the_session_after_a_changed_request_to_an_exempt_view(http: Http, view: str) -> None:
     bound_cookie_session(http, ip="192.0.2.7")
     http.get(view, ip="198.51.100.1")
@@ -107,7 +103,6 @@ def test_the_owner_keeps_the_session_after_a_changed_request_to_an_exempt_view(h
 
 
 @pytest.mark.parametrize("view", EXEMPT_VIEWS)
-@override_settings()
 def test_an_exempt_view_serves_a_matching_session_as_usual(http: Http, view: str) -> None:
     bound_cookie_session(http)
 
@@ -115,7 +110,6 @@ def test_an_exempt_view_serves_a_matching_session_as_usual(http: Http, view: str
 
 
 @pytest.mark.parametrize("view", EXEMPT_VIEWS)
-@override_settings()
 def test_an_exempt_view_serves_a_header_session_from_elsewhere(header_http: Http, view: str) -> None:
     key = header_http.get("write", ip="192.0.2.7", key="").headers[HEADER]
 
@@ -126,7 +120,6 @@ def test_an_exempt_view_serves_a_header_session_from_elsewhere(header_http: Http
     assert bound_ip(stored(key)) == "192.0.2.7"
 
 
-@override_settings()
 def test_a_user_can_always_log_out_through_an_exempt_logout_view(http: Http, alice: object) -> None:
     http.post("login", {"username": "alice"}, ip="192.0.2.7")
     key = http.cookie_key

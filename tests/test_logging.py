@@ -69,7 +69,6 @@ def assert_no_secrets(logs: Everything, *secrets: str) -> None:
 # Structured fields ------------------------------------------------------------------------------
 
 
-@override_settings()
 def test_an_ip_change_logs_the_reason_the_masked_addresses_and_the_path(http: Http, logs: Everything) -> None:
     bound_cookie_session(http, ip="192.0.2.7")
 
@@ -84,7 +83,6 @@ def test_an_ip_change_logs_the_reason_the_masked_addresses_and_the_path(http: Ht
     assert record.enforced is True  # type: ignore[attr-defined]
 
 
-@override_settings()
 def test_ipv6_addresses_are_masked_to_their_slash_48(http: Http, logs: Everything) -> None:
     bound_cookie_session(http, ip="2001:db8:1:2::7")
 
@@ -95,7 +93,6 @@ def test_ipv6_addresses_are_masked_to_their_slash_48(http: Http, logs: Everythin
     assert record.new_ip == "2001:db8:5::/48"  # type: ignore[attr-defined]
 
 
-@override_settings()
 def test_a_user_agent_change_logs_reason_ua_and_the_masked_address(http: Http, logs: Everything) -> None:
     bound_cookie_session(http, ip="192.0.2.7", ua="Browser A")
 
@@ -107,7 +104,6 @@ def test_a_user_agent_change_logs_reason_ua_and_the_masked_address(http: Http, l
     assert record.new_ip == "192.0.2.0/24"  # type: ignore[attr-defined]
 
 
-@override_settings()
 def test_the_user_id_is_logged_when_known(http: Http, alice: Any, logs: Everything) -> None:
     http.post("login", {"username": "alice"}, ip="192.0.2.7")
 
@@ -118,7 +114,6 @@ def test_the_user_id_is_logged_when_known(http: Http, alice: Any, logs: Everythi
     assert record.path == http.url("whoami")  # type: ignore[attr-defined]
 
 
-@override_settings()
 def test_the_path_is_logged_without_the_query_string(http: Http, logs: Everything) -> None:
     bound_cookie_session(http)
 
@@ -138,7 +133,6 @@ def test_report_only_logs_enforced_false(http: Http, logs: Everything) -> None:
     assert record.enforced is False  # type: ignore[attr-defined]
 
 
-@override_settings()
 def test_one_warning_per_change(http: Http, logs: Everything) -> None:
     bound_cookie_session(http, ip="192.0.2.7", ua="Browser A")
     http.get("read", ip="192.0.2.7", ua="Browser A")
@@ -151,7 +145,6 @@ def test_one_warning_per_change(http: Http, logs: Everything) -> None:
 # Never the session key or cookies ---------------------------------------------------------------
 
 
-@override_settings()
 def test_a_cookie_session_key_and_other_cookies_never_reach_the_logs(http: Http, logs: Everything) -> None:
     key = bound_cookie_session(http, ip="192.0.2.7")
     http.client.cookies["csrftoken"] = CSRF_COOKIE
@@ -162,7 +155,6 @@ def test_a_cookie_session_key_and_other_cookies_never_reach_the_logs(http: Http,
     assert_no_secrets(logs, key, CSRF_COOKIE)
 
 
-@override_settings()
 def test_a_header_session_key_never_reaches_the_logs(header_http: Http, logs: Everything) -> None:
     key = header_http.get("write", ip="192.0.2.7", key="").headers[HEADER]
 
@@ -204,7 +196,6 @@ def test_with_the_hashed_store_the_session_key_never_reaches_the_logs(http: Http
     assert_no_secrets(logs, key)
 
 
-@override_settings()
 def test_the_error_logged_for_a_raising_receiver_holds_no_session_key(
     http: Http, logs: Everything, connect_raising: Callable[[], None]
 ) -> None:

@@ -162,7 +162,6 @@ def test_switching_report_only_off_enforces_on_the_same_session(http: Http) -> N
     assert stored(key) == {}
 
 
-@override_settings()
 def test_enforcing_is_the_default(http: Http, signals: list[dict[str, Any]]) -> None:
     key = bound_cookie_session(http)
 

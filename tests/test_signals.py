@@ -17,7 +17,7 @@ from django.test import override_settings
 from restricted_sessions.middleware import RestrictedSessionsMiddleware
 from restricted_sessions.signals import session_restricted
 from tests.conftest import HEADER, Http, stored
-from tests.helpers import ua_token, assert_restricted, bound_cookie_session, restriction_records
+from tests.helpers import assert_restricted, bound_cookie_session, restriction_records, ua_token
 
 pytestmark = pytest.mark.django_db
 
@@ -49,7 +49,6 @@ def calls(connect: Callable[[Callable[..., Any]], None]) -> Calls:
     return received
 
 
-@override_settings()
 def test_an_ip_change_is_signalled_with_the_stored_and_current_address(http: Http, calls: Calls) -> None:
     bound_cookie_session(http, ip="192.0.2.7")
 
@@ -65,7 +64,6 @@ def test_an_ip_change_is_signalled_with_the_stored_and_current_address(http: Htt
     assert call["enforced"] is True
 
 
-@override_settings()
 def test_a_user_agent_change_is_signalled_with_the_stored_and_current_user_agent(http: Http, calls: Calls) -> None:
     bound_cookie_session(http, ua="Browser A")
 
@@ -78,7 +76,6 @@ def test_a_user_agent_change_is_signalled_with_the_stored_and_current_user_agent
     assert call["enforced"] is True
 
 
-@override_settings()
 def test_a_change_of_both_is_one_signal(http: Http, calls: Calls) -> None:
     bound_cookie_session(http, ip="192.0.2.7", ua="Browser A")
 
@@ -88,7 +85,6 @@ def test_a_change_of_both_is_one_signal(http: Http, calls: Calls) -> None:
     assert calls[0]["reason"] in ("ip", "ua")
 
 
-@override_settings()
 def test_an_unreadable_address_is_signalled_with_no_current_address(http: Http, calls: Calls) -> None:
     bound_cookie_session(http, ip="192.0.2.7")
 
@@ -100,7 +96,6 @@ def test_an_unreadable_address_is_signalled_with_no_current_address(http: Http, 
     assert call["current"] is None
 
 
-@override_settings()
 def test_a_missing_user_agent_is_signalled_with_no_current_user_agent(http: Http, calls: Calls) -> None:
     bound_cookie_session(http, ua="Browser A")
 
@@ -111,7 +106,6 @@ def test_a_missing_user_agent_is_signalled_with_no_current_user_agent(http: Http
     assert call["current"] is None
 
 
-@override_settings()
 def test_nothing_is_signalled_for_a_matching_request_or_a_request_without_a_session(
     http: Http, new_http: Callable[..., Http], calls: Calls
 ) -> None:
@@ -122,7 +116,6 @@ def test_nothing_is_signalled_for_a_matching_request_or_a_request_without_a_sess
     assert calls == []
 
 
-@override_settings()
 def test_the_flushed_session_is_signalled_once_not_again_on_the_next_request(http: Http, calls: Calls) -> None:
     bound_cookie_session(http, ip="192.0.2.7")
 
@@ -132,7 +125,6 @@ def test_the_flushed_session_is_signalled_once_not_again_on_the_next_request(htt
     assert len(calls) == 1
 
 
-@override_settings()
 def test_a_header_session_change_is_signalled(header_http: Http, calls: Calls) -> None:
     key = header_http.get("write", ip="192.0.2.7", key="").headers[HEADER]
 
@@ -163,7 +155,6 @@ def test_receivers_can_see_who_was_logged_in(
 # Async receivers ------------------------------------------------------------------------------------
 
 
-@override_settings()
 def test_an_async_receiver_is_called_under_wsgi_and_asgi(
     http: Http, connect: Callable[[Callable[..., Any]], None]
 ) -> None:
@@ -183,7 +174,6 @@ def test_an_async_receiver_is_called_under_wsgi_and_asgi(
     assert call["enforced"] is True
 
 
-@override_settings()
 def test_sync_and_async_receivers_are_each_called_once(
     http: Http, connect: Callable[[Callable[..., Any]], None]
 ) -> None:
@@ -220,7 +210,6 @@ async def araising_receiver(sender: Any, **kwargs: Any) -> None:
 
 
 @pytest.mark.parametrize("receiver", [raising_receiver, araising_receiver], ids=["sync", "async"])
-@override_settings()
 def test_a_raising_receiver_does_not_stop_the_flush_or_the_response(
     http: Http,
     connect: Callable[[Callable[..., Any]], None],
@@ -240,7 +229,6 @@ def test_a_raising_receiver_does_not_stop_the_flush_or_the_response(
 
 
 @pytest.mark.parametrize("receiver", [raising_receiver, araising_receiver], ids=["sync", "async"])
-@override_settings()
 def test_a_raising_receiver_does_not_stop_the_other_receivers(
     http: Http, connect: Callable[[Callable[..., Any]], None], calls: Calls, receiver: Callable[..., Any]
 ) -> None:
