@@ -50,7 +50,8 @@ class AsyncClient(DjangoAsyncClient):
     """Django's AsyncClient that, like Client, takes ``REMOTE_ADDR=...`` (None: no address).
 
     ASGI carries the address in the scope's ``client`` entry, which AsyncClient fixes at
-    127.0.0.1; this sets it per request.
+    127.0.0.1; this sets it per request. And the scope's ``path`` is decoded from UTF-8, as ASGI
+    servers (uvicorn, daphne) do, not from latin-1 as AsyncClient does.
     """
 
     def generic(self, method: str, path: str, *args: Any, **extra: Any) -> Any:  # type: ignore[override]
@@ -72,6 +73,7 @@ class AsyncClient(DjangoAsyncClient):
             else:
                 scope["client"] = [address, 0]
         scope["headers"] = headers
+        scope["path"] = scope["path"].encode("latin1").decode("utf-8", "replace")
         return scope
 
 

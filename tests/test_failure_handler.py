@@ -7,6 +7,7 @@ loops: its target is reachable after the flush.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +20,7 @@ from django.urls import reverse
 
 from restricted_sessions.middleware import RestrictedSessionsMiddleware
 from tests.conftest import HEADER, Http, stored
-from tests.helpers import assert_restricted, bound_cookie_session, kept
+from tests.helpers import assert_restricted, bound_cookie_session, kept, restriction_records
 
 pytestmark = pytest.mark.django_db
 
@@ -106,6 +107,35 @@ def test_the_handler_is_not_called_for_a_matching_request(http: Http, handler: s
         bound_cookie_session(http)
 
         assert kept(http.get("read")) == {"value": "mine"}
+
+
+# A handler that returns no response -----------------------------------------------------------------
+
+NOT_RESPONSES = {
+    "sync-none": ("tests.views.no_response", "NoneType"),
+    "async-none": ("tests.views.ano_response", "NoneType"),
+    "sync-str": ("tests.views.text_response", "str"),
+}
+
+
+@pytest.mark.parametrize(("path", "returned"), NOT_RESPONSES.values(), ids=NOT_RESPONSES.keys())
+@pytest.mark.parametrize("status", [400, 403])
+def test_a_handler_returning_no_response_is_a_logged_error_and_failure_status(
+    http: Http, caplog: pytest.LogCaptureFixture, path: str, returned: str, status: int
+) -> None:
+    key = bound_cookie_session(http)
+
+    with override_settings(RESTRICTEDSESSIONS_FAILURE_HANDLER=path, RESTRICTEDSESSIONS_FAILURE_STATUS=status):
+        response = http.get("write", {"value": "thief"}, ua="Thief")
+
+    assert_restricted(response, key, status)
+    assert response.content == b""
+    assert http.cookie_key is None
+    [error] = [record for record in restriction_records(caplog) if record.levelno == logging.ERROR]
+    assert error.getMessage() == (
+        f"RESTRICTEDSESSIONS_FAILURE_HANDLER returned {returned} instead of an HttpResponse "
+        f"(path {http.url('write')}); answering with FAILURE_STATUS."
+    )
 
 
 # Misconfiguration -------------------------------------------------------------------------------------
