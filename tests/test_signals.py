@@ -11,12 +11,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.contrib.auth.signals import user_logged_out
 from django.http import HttpRequest
 from django.test import override_settings
 
 from restricted_sessions.middleware import RestrictedSessionsMiddleware
 from restricted_sessions.signals import session_restricted
-from tests.conftest import HEADER, Http, stored
+from tests.conftest import HEADER, Http, login, stored
 from tests.helpers import assert_restricted, bound_cookie_session, restriction_records, ua_token
 
 pytestmark = pytest.mark.django_db
@@ -287,3 +288,74 @@ def test_the_signal_is_a_plain_django_signal() -> None:
     from django.dispatch import Signal
 
     assert isinstance(session_restricted, Signal)
+
+
+# Ending an authenticated session: Django's logout, so user_logged_out hears of it --------------
+
+CHANGES = {"ip": {"ip": "198.51.100.1"}, "ua": {"ua": "Thief"}}
+
+
+@pytest.fixture
+def logged_out() -> Iterator[list[Any]]:
+    """The ``user`` of every user_logged_out sent during the test."""
+    users: list[Any] = []
+
+    def receiver(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+        users.append(user)
+
+    user_logged_out.connect(receiver, weak=False)
+    yield users
+    user_logged_out.disconnect(receiver)
+
+
+def _failure_handler(http: Http) -> str:
+    return "tests.views.auser_failure" if http.is_async else "tests.views.user_failure"
+
+
+@pytest.mark.parametrize("change", CHANGES.values(), ids=CHANGES.keys())
+@pytest.mark.parametrize("authed_only", [False, True], ids=["every-session", "authed-only"])
+def test_a_changed_authenticated_cookie_session_is_logged_out(
+    http: Http, alice: Any, logged_out: list[Any], change: dict[str, str], authed_only: bool
+) -> None:
+    login(http)
+    key = http.cookie_key
+
+    with override_settings(
+        RESTRICTEDSESSIONS_FAILURE_HANDLER=_failure_handler(http), RESTRICTEDSESSIONS_AUTHED_ONLY=authed_only
+    ):
+        response = http.get("whoami", **change)
+
+    assert response.status_code == 403
+    assert response.json()["user"] is None
+    assert response.json().get("auser") is None
+    assert logged_out == [alice]
+    assert stored(key) == {}  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("change", CHANGES.values(), ids=CHANGES.keys())
+def test_a_changed_authenticated_header_session_is_logged_out(
+    header_http: Http, alice: Any, logged_out: list[Any], change: dict[str, str]
+) -> None:
+    key = login(header_http, key="").headers[HEADER]
+
+    with override_settings(RESTRICTEDSESSIONS_FAILURE_HANDLER=_failure_handler(header_http)):
+        response = header_http.get("whoami", key=key, **change)
+
+    assert response.status_code == 403
+    assert response.json()["user"] is None
+    assert response.json().get("auser") is None
+    assert response.headers[HEADER] == ""
+    assert logged_out == [alice]
+    assert stored(key) == {}
+
+
+def test_a_changed_anonymous_session_is_flushed_without_a_logout(
+    http: Http, logged_out: list[Any], calls: Calls
+) -> None:
+    key = bound_cookie_session(http)
+
+    response = http.get("read", ua="Thief")
+
+    assert_restricted(response, key)
+    assert logged_out == []
+    assert len(calls) == 1

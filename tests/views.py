@@ -243,8 +243,10 @@ def user_failure(request: HttpRequest, reason: str) -> HttpResponse:
 
 
 async def auser_failure(request: HttpRequest, reason: str) -> HttpResponse:
-    user = await request.auser()
-    return JsonResponse({"user": user.get_username() if user.is_authenticated else None}, status=403)
+    """Tells both what ``request.user`` and what ``request.auser()`` say."""
+    users = (request.user, await request.auser())
+    names = [user.get_username() if user.is_authenticated else None for user in users]
+    return JsonResponse({"user": names[0], "auser": names[1]}, status=403)
 
 
 def no_response(request: HttpRequest, reason: str) -> None:
