@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
 from django.contrib.sessions.models import Session
+from django.core.cache import caches
 from django.test import override_settings
 from django.utils import timezone
-from django.utils.cache import has_vary_header
+from django.utils.cache import get_cache_key, has_vary_header
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from restricted_sessions.binding import Binding
@@ -486,3 +488,41 @@ def test_a_cookie_session_deleted_during_the_request_is_a_400_without_the_header
     assert response.status_code == 400
     assert HEADER not in response.headers
     assert stored(key) == {}  # type: ignore[arg-type]
+
+
+# A refused key never reads a page cached for it (Django's per-site cache, documented order) -----
+
+
+def _cached(response: Any) -> bool:
+    """True when Django's cache middleware stored a page for the request of ``response``."""
+    request = getattr(response, "wsgi_request", None) or response.asgi_request
+    cache_key = get_cache_key(request, method="GET")
+    return cache_key is not None and caches["default"].get(cache_key) is not None
+
+
+@pytest.mark.parametrize("engine", ["db", "signed_cookies"])
+@pytest.mark.parametrize("via", ["cookie", "header"])
+@override_settings(MIDDLEWARE=CACHED_MIDDLEWARE, CACHE_MIDDLEWARE_SECONDS=600)
+def test_a_thief_replaying_a_refused_key_is_refused_again_never_served_the_victims_cached_page(
+    new_http: Callable[..., Http], settings: SettingsWrapper, engine: str, via: str
+) -> None:
+    settings.SESSION_ENGINE = f"django.contrib.sessions.backends.{engine}"
+    victim, thief = new_http(), new_http()
+    if via == "cookie":
+        victim.get("write", {"value": "victim-secret"})
+        key = victim.cookie_key
+        assert key
+    else:
+        key = start_header_session(victim, "victim-secret")
+    page = victim.get("read", key=None if via == "cookie" else key)
+    assert data_of(page) == {"value": "victim-secret"}
+    assert _cached(page)
+
+    answers = []
+    for _ in range(3):
+        if via == "cookie":
+            thief.client.cookies["sessionid"] = key
+        answers.append(thief.get("read", ua="Thief", key=None if via == "cookie" else key))
+
+    assert [answer.status_code for answer in answers] == [400, 400, 400]
+    assert all(b"victim-secret" not in answer.content for answer in answers)
