@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -208,3 +209,61 @@ def test_a_100_kb_user_agent_keeps_the_session_small(engine: str, http: Http) ->
     assert len(response.cookies[settings.SESSION_COOKIE_NAME].value) < 4096
     assert data_of(http.get("read", ua=huge)) == {"value": "x"}
     assert http.get("read", ua=huge[:-1] + "N").status_code == 400
+
+
+# No session is ever created only to hold a binding ---------------------------------------------
+
+MADE_UP_KEY = "abcdefghijklmnopqrstuvwxyz012345"
+
+
+def _gone_key(engine: str, header_http: Http, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A key that named a session once: expired (signed_cookies) or deleted (server-side stores)."""
+    if engine == SIGNED:
+        with monkeypatch.context() as patch:
+            long_ago = time.time() - 10 * settings.SESSION_COOKIE_AGE
+            patch.setattr(time, "time", lambda: long_ago)
+            key = start_header_session(header_http, "old")
+        assert session_store(key).load() == {}
+        return key
+    key = start_header_session(header_http, "old")
+    session_store(key).delete()
+    return key
+
+
+@pytest.mark.parametrize("value", ["forged", "gone", "empty"])
+@pytest.mark.parametrize("save_every_request", [False, True], ids=["", "save-every-request"])
+def test_a_header_key_that_names_no_session_saves_nothing_and_is_told_to_drop_it(
+    engine: str,
+    header_http: Http,
+    saves: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    value: str,
+    save_every_request: bool,
+) -> None:
+    known = {"forged": MADE_UP_KEY, "empty": ""}
+    key = known[value] if value in known else _gone_key(engine, header_http, monkeypatch)
+    saves.clear()
+
+    with override_settings(SESSION_SAVE_EVERY_REQUEST=save_every_request):
+        response = header_http.get("untouched", key=key, ip="203.0.113.9", ua="Thief")
+
+    assert response.status_code == 200
+    assert saves == []
+    assert settings.SESSION_COOKIE_NAME not in response.cookies
+    # An empty header asked for a session that never started: there is nothing to drop.
+    assert response.headers.get(HEADER) == (None if value == "empty" else "")
+
+
+@pytest.mark.parametrize("save_every_request", [False, True], ids=["", "save-every-request"])
+def test_a_cookie_that_names_no_session_saves_nothing(
+    engine: str, http: Http, saves: list[str], save_every_request: bool
+) -> None:
+    http.client.cookies[settings.SESSION_COOKIE_NAME] = MADE_UP_KEY
+
+    with override_settings(SESSION_SAVE_EVERY_REQUEST=save_every_request):
+        response = http.get("untouched")
+
+    assert response.status_code == 200
+    assert saves == []
+    assert HEADER not in response.headers
+    assert response.cookies[settings.SESSION_COOKIE_NAME].value == ""
