@@ -2,7 +2,9 @@
 
 Like ``csrf_exempt``: for logout, health checks and webhooks. A request to an exempt view whose
 session no longer matches its binding is neither refused nor flushed, and the binding stays as it
-was, so the very next request to any other view is still refused.
+was, so the very next request to any other view is still refused. Exemption is decided from the
+view Django really resolves (``request.urlconf`` included); a path that looks exempt but whose view
+is never reached is refused.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.test import override_settings
 
 from restricted_sessions.decorators import restriction_exempt
+from tests import settings as test_settings
 from tests import views
 from tests.conftest import HEADER, Http, stored
 from tests.helpers import assert_restricted, bound, bound_cookie_session, bound_ip, kept, ua_token
@@ -138,3 +141,56 @@ def test_with_authed_only_an_exempt_view_keeps_the_user_logged_in(http: Http, al
 
     assert kept(http.get("exempt", ip="198.51.100.1")) == {}
     assert http.get("whoami", ip="192.0.2.7").json() == {"user": "alice"}
+
+
+# Exemption follows the view Django resolves, also through request.urlconf --------------------------
+
+SWAP = {"X-Swap-Urlconf": "1"}
+RESTRICTION_AT = test_settings.MIDDLEWARE.index("restricted_sessions.middleware.RestrictedSessionsMiddleware")
+SWAP_AFTER = [*test_settings.MIDDLEWARE, "tests.middleware.SwapUrlconfMiddleware"]
+SWAP_BEFORE = [
+    *test_settings.MIDDLEWARE[:RESTRICTION_AT],
+    "tests.middleware.SwapUrlconfMiddleware",
+    *test_settings.MIDDLEWARE[RESTRICTION_AT:],
+]
+
+
+@override_settings(MIDDLEWARE=SWAP_AFTER)
+def test_a_path_exempt_in_root_urlconf_but_not_in_request_urlconf_is_refused(http: Http) -> None:
+    key = bound_cookie_session(http)
+
+    response = http.get("exempt", ua="Thief", headers=SWAP)
+
+    assert_restricted(response, key)
+    assert b"mine" not in response.content
+
+
+@override_settings(MIDDLEWARE=SWAP_AFTER)
+def test_a_path_exempt_in_root_urlconf_that_request_urlconf_does_not_resolve_is_refused(http: Http) -> None:
+    key = bound_cookie_session(http)
+
+    response = http.get("exempt-cbv", ua="Thief", headers=SWAP)
+
+    assert_restricted(response, key)
+
+
+@override_settings(MIDDLEWARE=SWAP_AFTER)
+def test_a_path_exempt_only_through_a_request_urlconf_set_after_the_restriction_is_refused(http: Http) -> None:
+    """Documented: a change is decided before later middleware runs unless the path looks exempt then."""
+    key = bound_cookie_session(http)
+
+    response = http.get("read", ua="Thief", headers=SWAP)
+
+    assert_restricted(response, key)
+
+
+@override_settings(MIDDLEWARE=SWAP_BEFORE)
+def test_a_path_exempt_through_a_request_urlconf_set_before_the_restriction_is_served(http: Http) -> None:
+    key = bound_cookie_session(http, ua="Browser A")
+    before = stored(key)
+
+    response = http.get("read", ua="Thief", headers=SWAP)
+
+    assert kept(response) == {"value": "mine"}
+    assert stored(key) == before
+    assert http.get("read", ua="Thief").status_code == 400
