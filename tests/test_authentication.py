@@ -8,7 +8,7 @@ import pytest
 from rest_framework.authentication import SessionAuthentication as DRFSessionAuthentication
 
 from restricted_sessions.authentication import SessionAuthentication
-from tests.conftest import HEADER, Http, login, start_header_session
+from tests.helpers import HEADER, Http, login, start_header_session
 
 pytestmark = pytest.mark.django_db
 

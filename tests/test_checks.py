@@ -390,7 +390,7 @@ def test_header_sessions_without_the_restriction_middleware_are_w003(
 
     assert isinstance(warning, CheckWarning)
     assert warning.id == "restricted_sessions.W003"
-    assert "RESTRICTEDSESSIONS_SESSION_HEADER = None" in warning.hint
+    assert "RESTRICTEDSESSIONS_SESSION_HEADER = None" in str(warning.hint)
 
 
 @pytest.mark.parametrize(

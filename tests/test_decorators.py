@@ -17,8 +17,7 @@ from django.test import override_settings
 from restricted_sessions.decorators import restriction_exempt
 from tests import settings as test_settings
 from tests import views
-from tests.conftest import HEADER, Http, stored
-from tests.helpers import assert_restricted, bound, bound_cookie_session, bound_ip, kept, ua_token
+from tests.helpers import HEADER, Http, assert_restricted, bound, bound_cookie_session, bound_ip, kept, stored, ua_token
 
 pytestmark = pytest.mark.django_db
 

@@ -19,8 +19,7 @@ from django.test import override_settings
 from django.urls import reverse
 
 from restricted_sessions.middleware import RestrictedSessionsMiddleware
-from tests.conftest import HEADER, Http, stored
-from tests.helpers import assert_restricted, bound_cookie_session, kept, restriction_records
+from tests.helpers import HEADER, Http, assert_restricted, bound_cookie_session, kept, restriction_records, stored
 
 pytestmark = pytest.mark.django_db
 

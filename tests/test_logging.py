@@ -19,11 +19,12 @@ from django.test import RequestFactory, override_settings
 
 from restricted_sessions.signals import session_restricted
 from restricted_sessions.tickets import aredeem_ticket, issue_ticket
-from tests.conftest import HEADER, Http
 from tests.helpers import (
     DEFAULT_IP,
     DEFAULT_UA,
+    HEADER,
     Everything,
+    Http,
     assert_restricted,
     bound_cookie_session,
     captured_logs,

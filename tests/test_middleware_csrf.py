@@ -9,7 +9,7 @@ from django.middleware.csrf import CsrfViewMiddleware as DjangoCsrfViewMiddlewar
 from django.test import override_settings
 
 from restricted_sessions.middleware import CsrfViewMiddleware
-from tests.conftest import Http, start_header_session
+from tests.helpers import Http, start_header_session
 
 pytestmark = pytest.mark.django_db
 

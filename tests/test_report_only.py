@@ -14,8 +14,17 @@ import pytest
 from django.test import override_settings
 
 from restricted_sessions.signals import session_restricted
-from tests.conftest import HEADER, Http, stored
-from tests.helpers import bound, bound_cookie_session, bound_ip, kept, restriction_records, ua_token
+from tests.helpers import (
+    HEADER,
+    Http,
+    bound,
+    bound_cookie_session,
+    bound_ip,
+    kept,
+    restriction_records,
+    stored,
+    ua_token,
+)
 
 pytestmark = pytest.mark.django_db
 

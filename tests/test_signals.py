@@ -17,8 +17,16 @@ from django.test import override_settings
 
 from restricted_sessions.middleware import RestrictedSessionsMiddleware
 from restricted_sessions.signals import session_restricted
-from tests.conftest import HEADER, Http, login, stored
-from tests.helpers import assert_restricted, bound_cookie_session, restriction_records, ua_token
+from tests.helpers import (
+    HEADER,
+    Http,
+    assert_restricted,
+    bound_cookie_session,
+    login,
+    restriction_records,
+    stored,
+    ua_token,
+)
 
 pytestmark = pytest.mark.django_db
 
