@@ -8,6 +8,7 @@ stops the flush or the failure response. Async receivers work under WSGI and ASG
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
@@ -19,43 +20,32 @@ from restricted_sessions.middleware import RestrictedSessionsMiddleware
 from restricted_sessions.signals import session_restricted
 from tests.helpers import (
     HEADER,
+    Calls,
     Http,
     assert_restricted,
     bound_cookie_session,
+    connected,
     login,
     restriction_records,
+    signal_calls,
     stored,
     ua_token,
 )
 
 pytestmark = pytest.mark.django_db
 
-Calls = list[dict[str, Any]]
-
 
 @pytest.fixture
 def connect() -> Iterator[Callable[[Callable[..., Any]], None]]:
-    """Connect receivers for the test only."""
-    connected: list[Callable[..., Any]] = []
-
-    def connect(receiver: Callable[..., Any]) -> None:
-        session_restricted.connect(receiver, weak=False)
-        connected.append(receiver)
-
-    yield connect
-    for receiver in connected:
-        session_restricted.disconnect(receiver)
+    """Connect receivers to session_restricted for the test only."""
+    with ExitStack() as stack:
+        yield lambda receiver: stack.enter_context(connected(receiver))
 
 
 @pytest.fixture
-def calls(connect: Callable[[Callable[..., Any]], None]) -> Calls:
-    received: Calls = []
-
-    def receiver(sender: Any, **kwargs: Any) -> None:
-        received.append({"sender": sender, **kwargs})
-
-    connect(receiver)
-    return received
+def calls() -> Iterator[Calls]:
+    with signal_calls() as received:
+        yield received
 
 
 def test_an_ip_change_is_signalled_with_the_stored_and_current_address(http: Http, calls: Calls) -> None:
