@@ -82,7 +82,8 @@ class Change:
                 "sent none" if sent_none else "sent " + ("one" if bound_none else "another"),
                 path,
                 tail,
-                extra=self._extra(None, path),
+                # decide() compares the address first: a User-Agent change came from the bound network.
+                extra=self._extra(self.client_ip if policy.restrict_ip else None, path),
             )
 
     def _extra(self, bound_ip: IPAddress | None, path: object) -> dict[str, Any]:

@@ -210,6 +210,7 @@ def end(request: HttpRequest, session: SessionBase, examination: Examination, co
             # So that user_logged_out receivers hear who was logged out.
             request.user = get_user(request)
         logout(request)
+        _forget_user(request)
     else:
         session.flush()
 
@@ -224,8 +225,21 @@ async def aend(request: HttpRequest, session: SessionBase, examination: Examinat
         if not hasattr(request, "user") and not hasattr(request, "auser"):
             request.user = await aget_user(request)
         await alogout(request)
+        _forget_user(request)
     else:
         await session.aflush()
+
+
+def _forget_user(request: HttpRequest) -> None:
+    # logout() resets request.user, but request.auser() keeps answering with the user it cached.
+    if hasattr(request, "auser"):
+        request.auser = _anonymous_user
+
+
+async def _anonymous_user() -> Any:
+    from django.contrib.auth.models import AnonymousUser
+
+    return AnonymousUser()
 
 
 # Response phase: the binding is written when the session is saved anyway -------------------

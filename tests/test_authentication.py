@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from django.test import override_settings
 from rest_framework.authentication import SessionAuthentication as DRFSessionAuthentication
 
 from restricted_sessions.authentication import SessionAuthentication
-from tests.conftest import HEADER, Http, login, start_header_session
+from tests.helpers import HEADER, Http, login, start_header_session
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +27,6 @@ def test_is_a_subclass_of_drfs_session_authentication() -> None:
     assert issubclass(SessionAuthentication, DRFSessionAuthentication)
 
 
-@override_settings()
 def test_a_header_session_calls_the_api_without_a_csrf_token(header_client: Http, alice: object) -> None:
     key = login(header_client, key=start_header_session(header_client)).headers[HEADER]
 
@@ -38,7 +36,6 @@ def test_a_header_session_calls_the_api_without_a_csrf_token(header_client: Http
     assert response.json() == {"user": "alice"}
 
 
-@override_settings()
 def test_a_cookie_session_without_a_csrf_token_is_refused(browser: Http, alice: object) -> None:
     login(browser)
 
@@ -48,7 +45,6 @@ def test_a_cookie_session_without_a_csrf_token_is_refused(browser: Http, alice: 
     assert "CSRF" in response.json()["detail"]
 
 
-@override_settings()
 def test_a_cookie_session_with_a_csrf_token_is_accepted(browser: Http, alice: object) -> None:
     login(browser)
     browser.client.cookies["csrftoken"] = token = "b" * 32
@@ -59,7 +55,6 @@ def test_a_cookie_session_with_a_csrf_token_is_accepted(browser: Http, alice: ob
     assert response.json() == {"user": "alice"}
 
 
-@override_settings()
 def test_an_unknown_header_key_is_not_authenticated(header_client: Http, alice: object) -> None:
     response = header_client.post("api", {"x": "1"}, key="abcdefghijklmnopqrstuvwxyz012345")
 
@@ -67,7 +62,6 @@ def test_an_unknown_header_key_is_not_authenticated(header_client: Http, alice: 
     assert response.headers[HEADER] == ""
 
 
-@override_settings()
 def test_a_cookie_session_with_a_stray_header_session_elsewhere_is_still_checked(
     browser: Http, header_client: Http, alice: object
 ) -> None:

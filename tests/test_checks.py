@@ -1,12 +1,20 @@
-"""restricted_sessions.checks: invalid settings are system-check errors, and stop the middleware early."""
+"""restricted_sessions.checks: every misconfiguration is a system-check message, and the errors stop start-up.
+
+An invalid value is reported by ``manage.py check`` (with ``restricted_sessions`` in INSTALLED_APPS)
+and stops the middleware from being built, with ImproperlyConfigured, so it never surfaces as a 500
+at request time. MIDDLEWARE mistakes that silently weaken the protection are reported too.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
 from django.core.checks import Error, run_checks
+from django.core.checks import Warning as CheckWarning
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
 from django.test import override_settings
@@ -15,6 +23,7 @@ from restricted_sessions.middleware import RestrictedSessionsMiddleware, Session
 from tests import settings as test_settings
 
 SESSION = "restricted_sessions.middleware.SessionMiddleware"
+DJANGO_SESSION = "django.contrib.sessions.middleware.SessionMiddleware"
 AUTH = "django.contrib.auth.middleware.AuthenticationMiddleware"
 RESTRICTED = "restricted_sessions.middleware.RestrictedSessionsMiddleware"
 COMMON = "django.middleware.common.CommonMiddleware"
@@ -37,7 +46,84 @@ BAD_SETTINGS: dict[str, dict[str, Any]] = {
 }
 
 
-def our_errors() -> list[Any]:
+# setting -> bad values -> the check id that reports them
+INVALID: dict[str, tuple[str, str, Any]] = {
+    "trusted-proxies-not-an-address": ("TRUSTED_PROXIES", "restricted_sessions.E011", ["not-an-ip"]),
+    "trusted-proxies-prefix-out-of-range": ("TRUSTED_PROXIES", "restricted_sessions.E011", ["10.0.0.0/33"]),
+    "trusted-proxies-with-port": ("TRUSTED_PROXIES", "restricted_sessions.E011", ["10.0.0.1:8080"]),
+    "trusted-proxies-a-string": ("TRUSTED_PROXIES", "restricted_sessions.E011", "10.0.0.0/8"),
+    "trusted-proxies-not-strings": ("TRUSTED_PROXIES", "restricted_sessions.E011", [167772161]),
+    "trusted-proxies-none": ("TRUSTED_PROXIES", "restricted_sessions.E011", None),
+    "trusted-proxies-one-bad-among-good": (
+        "TRUSTED_PROXIES",
+        "restricted_sessions.E011",
+        ["10.0.0.0/8", "proxy.internal"],
+    ),
+    "exempt-networks-not-an-address": ("IP_EXEMPT_NETWORKS", "restricted_sessions.E012", ["carrier"]),
+    "exempt-networks-prefix-out-of-range": ("IP_EXEMPT_NETWORKS", "restricted_sessions.E012", ["2001:db8::/129"]),
+    "exempt-networks-a-string": ("IP_EXEMPT_NETWORKS", "restricted_sessions.E012", "100.64.0.0/10"),
+    "exempt-networks-none": ("IP_EXEMPT_NETWORKS", "restricted_sessions.E012", None),
+    "ua-match-unknown": ("UA_MATCH", "restricted_sessions.E013", "fuzzy"),
+    "ua-match-wrong-case": ("UA_MATCH", "restricted_sessions.E013", "EXACT"),
+    "ua-match-none": ("UA_MATCH", "restricted_sessions.E013", None),
+    "ua-match-bool": ("UA_MATCH", "restricted_sessions.E013", True),
+    "store-unknown": ("STORE", "restricted_sessions.E014", "encrypted"),
+    "store-none": ("STORE", "restricted_sessions.E014", None),
+    "store-bool": ("STORE", "restricted_sessions.E014", True),
+    "failure-handler-no-module": ("FAILURE_HANDLER", "restricted_sessions.E015", "tests.no_such_module.handler"),
+    "failure-handler-no-attribute": ("FAILURE_HANDLER", "restricted_sessions.E015", "tests.failure_handlers.nope"),
+    "failure-handler-not-callable": (
+        "FAILURE_HANDLER",
+        "restricted_sessions.E015",
+        "tests.failure_handlers.NOT_CALLABLE",
+    ),
+    "failure-handler-not-a-path": ("FAILURE_HANDLER", "restricted_sessions.E015", "handler"),
+    "failure-handler-a-function-not-a-path": ("FAILURE_HANDLER", "restricted_sessions.E015", print),
+    "cache-unknown": ("CACHE", "restricted_sessions.E016", "no-such-cache"),
+    "cache-none": ("CACHE", "restricted_sessions.E016", None),
+    "cache-not-a-string": ("CACHE", "restricted_sessions.E016", ["default"]),
+}
+
+# The issue-3 booleans share the check of every boolean setting.
+INVALID_BOOLEANS: dict[str, tuple[str, Any]] = {
+    "dual-stack-string": ("DUAL_STACK", "yes"),
+    "dual-stack-int": ("DUAL_STACK", 1),
+    "report-only-string": ("REPORT_ONLY", "False"),
+    "report-only-none": ("REPORT_ONLY", None),
+}
+
+VALID: dict[str, dict[str, Any]] = {
+    "trusted-proxies-networks-and-addresses": {"TRUSTED_PROXIES": ["10.0.0.0/8", "2001:db8::/32", "192.0.2.1", "::1"]},
+    "trusted-proxies-tuple": {"TRUSTED_PROXIES": ("10.0.0.0/8",)},
+    "trusted-proxies-host-bits-set": {"TRUSTED_PROXIES": ["10.1.2.3/8"]},
+    "exempt-networks": {"IP_EXEMPT_NETWORKS": ["100.64.0.0/10", "2001:db8::/32"]},
+    "ua-match-exact": {"UA_MATCH": "exact"},
+    "ua-match-ignore-versions": {"UA_MATCH": "ignore_versions"},
+    "store-raw": {"STORE": "raw"},
+    "store-hashed": {"STORE": "hashed"},
+    "failure-handler-sync": {"FAILURE_HANDLER": "tests.failure_handlers.json_failure"},
+    "failure-handler-async": {"FAILURE_HANDLER": "tests.failure_handlers.ajson_failure"},
+    "cache-default": {"CACHE": "default"},
+    "dual-stack": {"DUAL_STACK": True},
+    "report-only": {"REPORT_ONLY": True},
+    "every-option-on": {
+        "TRUSTED_PROXIES": ["10.0.0.0/8"],
+        "REMOTE_ADDR_KEY": "HTTP_X_FORWARDED_FOR",
+        "UA_MATCH": "ignore_versions",
+        "IP_EXEMPT_NETWORKS": ["100.64.0.0/10"],
+        "DUAL_STACK": True,
+        "REPORT_ONLY": True,
+        "FAILURE_HANDLER": "tests.failure_handlers.json_failure",
+        "STORE": "hashed",
+    },
+}
+
+
+def prefixed(settings: dict[str, Any]) -> dict[str, Any]:
+    return {f"RESTRICTEDSESSIONS_{name}": value for name, value in settings.items()}
+
+
+def our_messages() -> list[Any]:
     return [message for message in run_checks() if message.id and message.id.startswith("restricted_sessions.")]
 
 
@@ -49,15 +135,20 @@ async def aget_response(request: HttpRequest) -> HttpResponse:
     return HttpResponse()
 
 
-@override_settings()
+RESPONDERS = pytest.mark.parametrize("responder", [get_response, aget_response], ids=["sync", "async"])
+
+
 def test_the_test_settings_pass_every_check() -> None:
-    assert our_errors() == []
+    assert our_messages() == []
+
+
+# Settings ----------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("bad", BAD_SETTINGS.values(), ids=BAD_SETTINGS.keys())
 def test_an_invalid_setting_is_a_system_check_error(bad: dict[str, Any]) -> None:
     with override_settings(**bad):
-        errors = our_errors()
+        errors = our_messages()
 
     assert len(errors) == 1
     [error] = errors
@@ -67,7 +158,7 @@ def test_an_invalid_setting_is_a_system_check_error(bad: dict[str, Any]) -> None
 
 @override_settings(RESTRICTEDSESSIONS_REDIRECT_VIEW="no-such-view")
 def test_a_redirect_view_that_cannot_be_reversed_is_a_system_check_error() -> None:
-    [error] = our_errors()
+    [error] = our_messages()
 
     assert isinstance(error, Error)
     assert "no-such-view" in error.msg
@@ -76,7 +167,7 @@ def test_a_redirect_view_that_cannot_be_reversed_is_a_system_check_error() -> No
 
 @override_settings(RESTRICTEDSESSIONS_REDIRECT_VIEW="landing")
 def test_a_redirect_view_that_reverses_passes() -> None:
-    assert our_errors() == []
+    assert our_messages() == []
 
 
 @pytest.mark.parametrize(
@@ -104,7 +195,114 @@ def test_a_redirect_view_that_reverses_passes() -> None:
 )
 def test_valid_settings_pass(valid: dict[str, Any]) -> None:
     with override_settings(**valid):
-        assert our_errors() == []
+        assert our_messages() == []
+
+
+@pytest.mark.parametrize(("name", "check_id", "value"), INVALID.values(), ids=INVALID.keys())
+def test_an_invalid_value_is_reported_by_its_check(name: str, check_id: str, value: Any) -> None:
+    with override_settings(**prefixed({name: value})):
+        [error] = our_messages()
+
+    assert isinstance(error, Error)
+    assert error.id == check_id
+    assert f"RESTRICTEDSESSIONS_{name}" in error.msg
+    assert error.hint
+
+
+@pytest.mark.parametrize(("name", "value"), INVALID_BOOLEANS.values(), ids=INVALID_BOOLEANS.keys())
+def test_a_non_boolean_dual_stack_or_report_only_is_reported(name: str, value: Any) -> None:
+    with override_settings(**prefixed({name: value})):
+        [error] = our_messages()
+
+    assert isinstance(error, Error)
+    assert f"RESTRICTEDSESSIONS_{name}" in error.msg
+    assert error.hint
+
+
+@pytest.mark.parametrize("valid", VALID.values(), ids=VALID.keys())
+def test_valid_values_pass_every_check(valid: dict[str, Any]) -> None:
+    with override_settings(**prefixed(valid)):
+        assert our_messages() == []
+
+
+def test_each_setting_has_its_own_check_id() -> None:
+    ids = {check_id for _, check_id, _ in INVALID.values()}
+
+    assert ids == {f"restricted_sessions.E01{n}" for n in range(1, 7)}
+
+
+def test_several_invalid_settings_are_all_reported_at_once() -> None:
+    with override_settings(
+        **prefixed(
+            {
+                "TRUSTED_PROXIES": ["nope"],
+                "IP_EXEMPT_NETWORKS": ["nope"],
+                "UA_MATCH": "nope",
+                "STORE": "nope",
+                "FAILURE_HANDLER": "nope",
+                "CACHE": "nope",
+            }
+        )
+    ):
+        ids = sorted(message.id for message in our_messages())
+
+    assert ids == [f"restricted_sessions.E01{n}" for n in range(1, 7)]
+
+
+def test_the_error_names_the_bad_entry() -> None:
+    with override_settings(RESTRICTEDSESSIONS_TRUSTED_PROXIES=["10.0.0.0/8", "proxy.internal"]):
+        [error] = our_messages()
+
+    assert "proxy.internal" in error.msg
+
+
+IMPORT_FAILURES = {
+    "runtime-error": 'raise RuntimeError("the handler module cannot start")',
+    "value-error": "int('not a number')",
+    "zero-division": "1 / 0",
+    "syntax-error": "def handler(request, reason) return None",
+    "improperly-configured": (
+        "from django.core.exceptions import ImproperlyConfigured\nraise ImproperlyConfigured('missing')"
+    ),
+}
+
+
+@pytest.mark.parametrize("body", IMPORT_FAILURES.values(), ids=IMPORT_FAILURES.keys())
+def test_a_failure_handler_whose_module_raises_at_import_is_e015(
+    body: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "broken_failure_handler.py").write_text(f"{body}\n\ndef handler(request, reason):\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    with override_settings(RESTRICTEDSESSIONS_FAILURE_HANDLER="broken_failure_handler.handler"):
+        [error] = our_messages()
+        with pytest.raises(ImproperlyConfigured, match="E015"):
+            RestrictedSessionsMiddleware(get_response)
+
+    assert isinstance(error, Error)
+    assert error.id == "restricted_sessions.E015"
+    assert "broken_failure_handler.handler" in error.msg
+
+
+@override_settings(RESTRICTEDSESSIONS_DUAL_STACK=True, SESSION_ENGINE="django.contrib.sessions.backends.signed_cookies")
+def test_dual_stack_with_signed_cookies_is_w002() -> None:
+    [warning] = our_messages()
+
+    assert isinstance(warning, CheckWarning)
+    assert warning.id == "restricted_sessions.W002"
+    assert warning.hint
+    RestrictedSessionsMiddleware(get_response)
+
+
+@pytest.mark.parametrize("engine", ["db", "cache", "cached_db", "file"])
+def test_dual_stack_with_a_server_side_engine_passes(engine: str) -> None:
+    with override_settings(
+        RESTRICTEDSESSIONS_DUAL_STACK=True, SESSION_ENGINE=f"django.contrib.sessions.backends.{engine}"
+    ):
+        assert our_messages() == []
+
+
+# MIDDLEWARE ------------------------------------------------------------------------------------------
 
 
 @override_settings(
@@ -116,12 +314,12 @@ def test_valid_settings_pass(valid: dict[str, Any]) -> None:
     RESTRICTEDSESSIONS_AUTHED_ONLY=True,
 )
 def test_subclasses_count_in_the_middleware_order_check() -> None:
-    assert our_errors() == []
+    assert our_messages() == []
 
 
 @override_settings(MIDDLEWARE=["tests.middleware.ProjectRestrictedSessionsMiddleware", SESSION])
 def test_a_subclass_of_the_restriction_middleware_before_the_session_middleware_is_an_error() -> None:
-    assert len(our_errors()) == 1
+    assert len(our_messages()) == 1
 
 
 def test_error_ids_are_distinct_per_problem() -> None:
@@ -135,10 +333,77 @@ def test_error_ids_are_distinct_per_problem() -> None:
         {"RESTRICTEDSESSIONS_REDIRECT_VIEW": "no-such-view"},
     ):
         with override_settings(**bad):
-            [error] = our_errors()
+            [error] = our_messages()
         ids.add(error.id)
 
     assert len(ids) == 6
+
+
+class OtherSessionMiddleware(DjangoSessionMiddleware):
+    """A project's subclass of Django's SessionMiddleware (not of the library's)."""
+
+
+OTHER_SESSION = f"{__name__}.OtherSessionMiddleware"
+TWO_SESSION_MIDDLEWARES = {
+    "django-before-ours": [DJANGO_SESSION, SESSION, AUTH, RESTRICTED],
+    "django-after-ours": [SESSION, DJANGO_SESSION, AUTH, RESTRICTED],
+    "subclass-of-djangos": [OTHER_SESSION, SESSION, AUTH, RESTRICTED],
+    "with-our-subclass": ["tests.middleware.ProjectSessionMiddleware", DJANGO_SESSION, AUTH, RESTRICTED],
+}
+
+
+@RESPONDERS
+@pytest.mark.parametrize("middleware", TWO_SESSION_MIDDLEWARES.values(), ids=TWO_SESSION_MIDDLEWARES.keys())
+def test_djangos_session_middleware_listed_with_ours_is_e017(
+    middleware: list[str], responder: Callable[..., Any]
+) -> None:
+    with override_settings(MIDDLEWARE=middleware):
+        [error] = our_messages()
+        with pytest.raises(ImproperlyConfigured, match="E017"):
+            SessionMiddleware(responder)
+
+    assert isinstance(error, Error)
+    assert error.id == "restricted_sessions.E017"
+    assert error.hint
+
+
+@override_settings(MIDDLEWARE=[DJANGO_SESSION, AUTH])
+def test_djangos_session_middleware_alone_passes() -> None:
+    assert our_messages() == []
+
+
+HEADER_SESSIONS_UNBOUND = {
+    "ours-only": [SESSION, AUTH],
+    "our-subclass-only": ["tests.middleware.ProjectSessionMiddleware", AUTH],
+    "restriction-path-broken": [SESSION, AUTH, "restricted_sessions.no_such_module.RestrictedSessionsMiddleware"],
+}
+
+
+@RESPONDERS
+@pytest.mark.parametrize("middleware", HEADER_SESSIONS_UNBOUND.values(), ids=HEADER_SESSIONS_UNBOUND.keys())
+def test_header_sessions_without_the_restriction_middleware_are_w003(
+    middleware: list[str], responder: Callable[..., Any]
+) -> None:
+    with override_settings(MIDDLEWARE=middleware):
+        [warning] = our_messages()
+        SessionMiddleware(responder)
+
+    assert isinstance(warning, CheckWarning)
+    assert warning.id == "restricted_sessions.W003"
+    assert "RESTRICTEDSESSIONS_SESSION_HEADER = None" in str(warning.hint)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"MIDDLEWARE": [SESSION, AUTH], "RESTRICTEDSESSIONS_SESSION_HEADER": None},
+        {"MIDDLEWARE": [SESSION, AUTH, "tests.middleware.ProjectRestrictedSessionsMiddleware"]},
+    ],
+    ids=["header-off", "restriction-subclass"],
+)
+def test_header_sessions_with_a_restriction_or_without_a_header_pass(overrides: dict[str, Any]) -> None:
+    with override_settings(**overrides):
+        assert our_messages() == []
 
 
 # Building the middleware ----------------------------------------------------------------------
@@ -152,7 +417,7 @@ MIDDLEWARE_CLASSES: dict[str, type[Any]] = {
 }
 
 
-@pytest.mark.parametrize("responder", [get_response, aget_response], ids=["sync", "async"])
+@RESPONDERS
 @pytest.mark.parametrize("bad", KNOWABLE_WITHOUT_URLCONF.values(), ids=KNOWABLE_WITHOUT_URLCONF.keys())
 def test_building_the_restriction_middleware_with_an_invalid_setting_raises(
     bad: dict[str, Any], responder: Callable[..., Any]
@@ -161,16 +426,65 @@ def test_building_the_restriction_middleware_with_an_invalid_setting_raises(
         RestrictedSessionsMiddleware(responder)
 
 
-@pytest.mark.parametrize("responder", [get_response, aget_response], ids=["sync", "async"])
+@RESPONDERS
 @override_settings(RESTRICTEDSESSIONS_REDIRECT_VIEW="no-such-view")
 def test_building_the_middleware_does_not_need_the_urlconf(responder: Callable[..., Any]) -> None:
     RestrictedSessionsMiddleware(responder)
     SessionMiddleware(responder)
 
 
-@pytest.mark.parametrize("responder", [get_response, aget_response], ids=["sync", "async"])
-@override_settings()
+@RESPONDERS
 def test_building_with_valid_settings_works(responder: Callable[..., Any]) -> None:
     assert test_settings.MIDDLEWARE
     RestrictedSessionsMiddleware(responder)
     SessionMiddleware(responder)
+
+
+@RESPONDERS
+@pytest.mark.parametrize(("name", "check_id", "value"), INVALID.values(), ids=INVALID.keys())
+def test_an_invalid_value_stops_the_middleware_from_being_built(
+    name: str, check_id: str, value: Any, responder: Callable[..., Any]
+) -> None:
+    with override_settings(**prefixed({name: value})), pytest.raises(ImproperlyConfigured) as raised:
+        RestrictedSessionsMiddleware(responder)
+
+    assert check_id in str(raised.value)
+    assert f"RESTRICTEDSESSIONS_{name}" in str(raised.value)
+
+
+@RESPONDERS
+@pytest.mark.parametrize(("name", "value"), INVALID_BOOLEANS.values(), ids=INVALID_BOOLEANS.keys())
+def test_a_non_boolean_stops_the_middleware_from_being_built(
+    name: str, value: Any, responder: Callable[..., Any]
+) -> None:
+    with override_settings(**prefixed({name: value})), pytest.raises(ImproperlyConfigured):
+        RestrictedSessionsMiddleware(responder)
+
+
+@RESPONDERS
+@pytest.mark.parametrize("valid", VALID.values(), ids=VALID.keys())
+def test_valid_values_build_the_middleware(valid: dict[str, Any], responder: Callable[..., Any]) -> None:
+    with override_settings(**prefixed(valid)):
+        RestrictedSessionsMiddleware(responder)
+
+
+@pytest.mark.django_db
+@override_settings(RESTRICTEDSESSIONS_STORE="encrypted")
+def test_the_test_client_never_gets_a_500_from_a_bad_setting(client: Any) -> None:
+    """The site does not start: the handler raises while it loads MIDDLEWARE, before any request runs."""
+    with pytest.raises(ImproperlyConfigured, match="E014"):
+        client.get("/sync/read/")
+
+
+def test_every_production_option_is_off_by_default() -> None:
+    """The core issue's behaviour is kept unless an operator opts in."""
+    from restricted_sessions.conf import get_config
+
+    config = get_config()
+    assert config.trusted_proxies == ()
+    assert config.policy.ua_match == "exact"
+    assert config.policy.exempt_networks == ()
+    assert config.policy.dual_stack is False
+    assert config.report_only is False
+    assert config.failure_handler is None
+    assert config.hashed is False

@@ -36,16 +36,15 @@ from django.conf import settings as django_settings
 from django.urls import reverse
 from pytest_django.fixtures import Settings as SettingsWrapper
 
+from restricted_sessions.binding import Binding
 from tests import reliability_urls
-from tests.conftest import DEFAULT_IP, DEFAULT_UA, HEADER, AsyncClient, Client, stored
+from tests.helpers import DEFAULT_IP, DEFAULT_UA, HEADER, AsyncClient, Client, bound, bound_ip, stored, ua_token
 
 T = TypeVar("T")
 
 # For the db engine under ASGI; the WSGI threads never touch the database.
 pytestmark = pytest.mark.django_db
 
-IP_KEY = "_restrictedsessions_ip"
-UA_KEY = "_restrictedsessions_ua"
 WORKERS = 8
 REQUESTS_PER_WORKER = 6
 
@@ -106,7 +105,7 @@ async def async_get(name: str, key: str, data: dict[str, str] | None = None, *, 
 def start_session(mode: str) -> str:
     """The client's first request creates and binds a session; its key."""
     path, data = reverse(f"{mode}:put"), {"key": "start", "value": "0"}
-    kwargs: dict[str, Any] = {"headers": {"User-Agent": DEFAULT_UA}, "REMOTE_ADDR": DEFAULT_IP}
+    kwargs: dict[str, Any] = {"headers": {"User-Agent": DEFAULT_UA, HEADER: ""}, "REMOTE_ADDR": DEFAULT_IP}
     response: Any
     if mode == "sync":
         response = Client().get(path, data, **kwargs)
@@ -114,7 +113,7 @@ def start_session(mode: str) -> str:
         response = async_to_sync(AsyncClient().get)(path, data, **kwargs)
     assert response.status_code == 200
     key = str(response.headers[HEADER])
-    assert stored(key)[IP_KEY] == DEFAULT_IP
+    assert bound_ip(stored(key)) == DEFAULT_IP
     return key
 
 
@@ -142,8 +141,7 @@ def in_tasks(jobs: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
 
 def assert_binding_kept(key: str) -> dict[str, Any]:
     data = stored(key)
-    assert data[IP_KEY] == DEFAULT_IP
-    assert data[UA_KEY] == DEFAULT_UA
+    assert bound(data) == Binding(ip=DEFAULT_IP, ua=ua_token(DEFAULT_UA))
     return data
 
 

@@ -2,7 +2,9 @@
 
 Like ``csrf_exempt``: for logout, health checks and webhooks. A request to an exempt view whose
 session no longer matches its binding is neither refused nor flushed, and the binding stays as it
-was, so the very next request to any other view is still refused.
+was, so the very next request to any other view is still refused. Exemption is decided from the
+view Django really resolves (``request.urlconf`` included); a path that looks exempt but whose view
+is never reached is refused.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from django.http import HttpRequest, HttpResponse
 from django.test import override_settings
 
 from restricted_sessions.decorators import restriction_exempt
+from tests import settings as test_settings
 from tests import views
-from tests.conftest import HEADER, Http, stored
-from tests.restriction_helpers import IP_KEY, UA_KEY, assert_restricted, bound_cookie_session, kept
+from tests.helpers import HEADER, Http, assert_restricted, bound, bound_cookie_session, bound_ip, kept, stored, ua_token
 
 pytestmark = pytest.mark.django_db
 
@@ -67,7 +69,6 @@ def test_an_undecorated_view_is_not_exempt() -> None:
 
 
 @pytest.mark.parametrize("view", EXEMPT_VIEWS)
-@override_settings()
 def test_an_exempt_view_answers_a_changed_session_with_its_data(http: Http, view: str) -> None:
     key = bound_cookie_session(http, ip="192.0.2.7", ua="Browser A")
 
@@ -78,18 +79,16 @@ def test_an_exempt_view_answers_a_changed_session_with_its_data(http: Http, view
 
 
 @pytest.mark.parametrize("view", EXEMPT_VIEWS)
-@override_settings()
 def test_an_exempt_view_leaves_the_binding_as_it_was(http: Http, view: str) -> None:
     key = bound_cookie_session(http, ip="192.0.2.7", ua="Browser A")
 
     http.get(view, ip="198.51.100.1", ua="Browser B")
 
-    assert stored(key)[IP_KEY] == "192.0.2.7"
-    assert stored(key)[UA_KEY] == "Browser A"
+    assert bound_ip(stored(key)) == "192.0.2.7"
+    assert bound(stored(key)).ua == ua_token("Browser A")
 
 
 @pytest.mark.parametrize("view", EXEMPT_VIEWS)
-@override_settings()
 def test_other_views_still_refuse_the_changed_session(http: Http, view: str) -> None:
     key = bound_cookie_session(http, ip="192.0.2.7")
     http.get(view, ip="198.51.100.1")
@@ -98,7 +97,6 @@ def test_other_views_still_refuse_the_changed_session(http: Http, view: str) -> 
 
 
 @pytest.mark.parametrize("view", EXEMPT_VIEWS)
-@override_settings()
 def test_the_owner_keeps_the_session_after_a_changed_request_to_an_exempt_view(http: Http, view: str) -> None:
     bound_cookie_session(http, ip="192.0.2.7")
     http.get(view, ip="198.51.100.1")
@@ -107,7 +105,6 @@ def test_the_owner_keeps_the_session_after_a_changed_request_to_an_exempt_view(h
 
 
 @pytest.mark.parametrize("view", EXEMPT_VIEWS)
-@override_settings()
 def test_an_exempt_view_serves_a_matching_session_as_usual(http: Http, view: str) -> None:
     bound_cookie_session(http)
 
@@ -115,18 +112,16 @@ def test_an_exempt_view_serves_a_matching_session_as_usual(http: Http, view: str
 
 
 @pytest.mark.parametrize("view", EXEMPT_VIEWS)
-@override_settings()
 def test_an_exempt_view_serves_a_header_session_from_elsewhere(header_http: Http, view: str) -> None:
-    key = header_http.get("write", ip="192.0.2.7").headers[HEADER]
+    key = header_http.get("write", ip="192.0.2.7", key="").headers[HEADER]
 
     response = header_http.get(view, key=key, ip="198.51.100.1")
 
     assert kept(response) == {"value": "x"}
     assert response.headers.get(HEADER) != ""
-    assert stored(key)[IP_KEY] == "192.0.2.7"
+    assert bound_ip(stored(key)) == "192.0.2.7"
 
 
-@override_settings()
 def test_a_user_can_always_log_out_through_an_exempt_logout_view(http: Http, alice: object) -> None:
     http.post("login", {"username": "alice"}, ip="192.0.2.7")
     key = http.cookie_key
@@ -145,3 +140,56 @@ def test_with_authed_only_an_exempt_view_keeps_the_user_logged_in(http: Http, al
 
     assert kept(http.get("exempt", ip="198.51.100.1")) == {}
     assert http.get("whoami", ip="192.0.2.7").json() == {"user": "alice"}
+
+
+# Exemption follows the view Django resolves, also through request.urlconf --------------------------
+
+SWAP = {"X-Swap-Urlconf": "1"}
+RESTRICTION_AT = test_settings.MIDDLEWARE.index("restricted_sessions.middleware.RestrictedSessionsMiddleware")
+SWAP_AFTER = [*test_settings.MIDDLEWARE, "tests.middleware.SwapUrlconfMiddleware"]
+SWAP_BEFORE = [
+    *test_settings.MIDDLEWARE[:RESTRICTION_AT],
+    "tests.middleware.SwapUrlconfMiddleware",
+    *test_settings.MIDDLEWARE[RESTRICTION_AT:],
+]
+
+
+@override_settings(MIDDLEWARE=SWAP_AFTER)
+def test_a_path_exempt_in_root_urlconf_but_not_in_request_urlconf_is_refused(http: Http) -> None:
+    key = bound_cookie_session(http)
+
+    response = http.get("exempt", ua="Thief", headers=SWAP)
+
+    assert_restricted(response, key)
+    assert b"mine" not in response.content
+
+
+@override_settings(MIDDLEWARE=SWAP_AFTER)
+def test_a_path_exempt_in_root_urlconf_that_request_urlconf_does_not_resolve_is_refused(http: Http) -> None:
+    key = bound_cookie_session(http)
+
+    response = http.get("exempt-cbv", ua="Thief", headers=SWAP)
+
+    assert_restricted(response, key)
+
+
+@override_settings(MIDDLEWARE=SWAP_AFTER)
+def test_a_path_exempt_only_through_a_request_urlconf_set_after_the_restriction_is_refused(http: Http) -> None:
+    """Documented: a change is decided before later middleware runs unless the path looks exempt then."""
+    key = bound_cookie_session(http)
+
+    response = http.get("read", ua="Thief", headers=SWAP)
+
+    assert_restricted(response, key)
+
+
+@override_settings(MIDDLEWARE=SWAP_BEFORE)
+def test_a_path_exempt_through_a_request_urlconf_set_before_the_restriction_is_served(http: Http) -> None:
+    key = bound_cookie_session(http, ua="Browser A")
+    before = stored(key)
+
+    response = http.get("read", ua="Thief", headers=SWAP)
+
+    assert kept(response) == {"value": "mine"}
+    assert stored(key) == before
+    assert http.get("read", ua="Thief").status_code == 400

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,8 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 
-from tests.conftest import HEADER, Http, data_of, login, session_store, start_header_session, stored
+from restricted_sessions.binding import Binding
+from tests.helpers import HEADER, Http, bound, data_of, login, session_store, start_header_session, stored, ua_token
 
 pytestmark = pytest.mark.django_db
 
@@ -72,11 +74,12 @@ def saves(engine: str, monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def test_a_cookieless_client_starts_and_keeps_a_header_session(engine: str, header_http: Http) -> None:
-    response = header_http.get("write", {"value": "hello"})
+    response = header_http.get("write", {"value": "hello"}, key="")
     key = response.headers[HEADER]
 
     assert key
-    assert response.cookies[settings.SESSION_COOKIE_NAME].value == key
+    # Only the header: a key in a header is never also set as a cookie, and the reverse.
+    assert settings.SESSION_COOKIE_NAME not in response.cookies
     assert data_of(header_http.get("read", key=key)) == {"value": "hello"}
 
 
@@ -192,8 +195,8 @@ def test_a_request_without_a_key_creates_and_saves_nothing(engine: str, http: Ht
 def test_the_binding_is_stored_with_the_session(engine: str, header_http: Http) -> None:
     key = start_header_session(header_http, ip="192.0.2.7", ua="Browser A")
 
-    assert stored(key)["_restrictedsessions_ip"] == "192.0.2.7"
-    assert stored(key)["_restrictedsessions_ua"] == "Browser A"
+    assert bound(stored(key)) == Binding(ip="192.0.2.7", ua=ua_token("Browser A"))
+    assert bound(stored(key)).encode() == "1|192.0.2.7||" + ua_token("Browser A")
 
 
 def test_a_100_kb_user_agent_keeps_the_session_small(engine: str, http: Http) -> None:
@@ -202,7 +205,65 @@ def test_a_100_kb_user_agent_keeps_the_session_small(engine: str, http: Http) ->
     response = http.get("write", ua=huge)
 
     assert response.status_code == 200
-    assert len(response.headers[HEADER]) < 4096
+    assert HEADER not in response.headers
     assert len(response.cookies[settings.SESSION_COOKIE_NAME].value) < 4096
     assert data_of(http.get("read", ua=huge)) == {"value": "x"}
     assert http.get("read", ua=huge[:-1] + "N").status_code == 400
+
+
+# No session is ever created only to hold a binding ---------------------------------------------
+
+MADE_UP_KEY = "abcdefghijklmnopqrstuvwxyz012345"
+
+
+def _gone_key(engine: str, header_http: Http, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A key that named a session once: expired (signed_cookies) or deleted (server-side stores)."""
+    if engine == SIGNED:
+        with monkeypatch.context() as patch:
+            long_ago = time.time() - 10 * settings.SESSION_COOKIE_AGE
+            patch.setattr(time, "time", lambda: long_ago)
+            key = start_header_session(header_http, "old")
+        assert session_store(key).load() == {}
+        return key
+    key = start_header_session(header_http, "old")
+    session_store(key).delete()
+    return key
+
+
+@pytest.mark.parametrize("value", ["forged", "gone", "empty"])
+@pytest.mark.parametrize("save_every_request", [False, True], ids=["", "save-every-request"])
+def test_a_header_key_that_names_no_session_saves_nothing_and_is_told_to_drop_it(
+    engine: str,
+    header_http: Http,
+    saves: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    value: str,
+    save_every_request: bool,
+) -> None:
+    known = {"forged": MADE_UP_KEY, "empty": ""}
+    key = known[value] if value in known else _gone_key(engine, header_http, monkeypatch)
+    saves.clear()
+
+    with override_settings(SESSION_SAVE_EVERY_REQUEST=save_every_request):
+        response = header_http.get("untouched", key=key, ip="203.0.113.9", ua="Thief")
+
+    assert response.status_code == 200
+    assert saves == []
+    assert settings.SESSION_COOKIE_NAME not in response.cookies
+    # An empty header asked for a session that never started: there is nothing to drop.
+    assert response.headers.get(HEADER) == (None if value == "empty" else "")
+
+
+@pytest.mark.parametrize("save_every_request", [False, True], ids=["", "save-every-request"])
+def test_a_cookie_that_names_no_session_saves_nothing(
+    engine: str, http: Http, saves: list[str], save_every_request: bool
+) -> None:
+    http.client.cookies[settings.SESSION_COOKIE_NAME] = MADE_UP_KEY
+
+    with override_settings(SESSION_SAVE_EVERY_REQUEST=save_every_request):
+        response = http.get("untouched")
+
+    assert response.status_code == 200
+    assert saves == []
+    assert HEADER not in response.headers
+    assert response.cookies[settings.SESSION_COOKIE_NAME].value == ""

@@ -7,6 +7,7 @@ loops: its target is reachable after the flush.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -18,8 +19,7 @@ from django.test import override_settings
 from django.urls import reverse
 
 from restricted_sessions.middleware import RestrictedSessionsMiddleware
-from tests.conftest import HEADER, Http, stored
-from tests.restriction_helpers import assert_restricted, bound_cookie_session, kept
+from tests.helpers import HEADER, Http, assert_restricted, bound_cookie_session, kept, restriction_records, stored
 
 pytestmark = pytest.mark.django_db
 
@@ -79,7 +79,7 @@ def test_the_handler_takes_precedence_over_redirect_view_and_failure_status(http
 
 def test_a_header_client_is_still_told_to_drop_its_key(header_http: Http, handler: str) -> None:
     with override_settings(RESTRICTEDSESSIONS_FAILURE_HANDLER=handler):
-        key = header_http.get("write", ip="192.0.2.7").headers[HEADER]
+        key = header_http.get("write", ip="192.0.2.7", key="").headers[HEADER]
 
         response = header_http.get("read", key=key, ip="198.51.100.1")
 
@@ -106,6 +106,35 @@ def test_the_handler_is_not_called_for_a_matching_request(http: Http, handler: s
         bound_cookie_session(http)
 
         assert kept(http.get("read")) == {"value": "mine"}
+
+
+# A handler that returns no response -----------------------------------------------------------------
+
+NOT_RESPONSES = {
+    "sync-none": ("tests.views.no_response", "NoneType"),
+    "async-none": ("tests.views.ano_response", "NoneType"),
+    "sync-str": ("tests.views.text_response", "str"),
+}
+
+
+@pytest.mark.parametrize(("path", "returned"), NOT_RESPONSES.values(), ids=NOT_RESPONSES.keys())
+@pytest.mark.parametrize("status", [400, 403])
+def test_a_handler_returning_no_response_is_a_logged_error_and_failure_status(
+    http: Http, caplog: pytest.LogCaptureFixture, path: str, returned: str, status: int
+) -> None:
+    key = bound_cookie_session(http)
+
+    with override_settings(RESTRICTEDSESSIONS_FAILURE_HANDLER=path, RESTRICTEDSESSIONS_FAILURE_STATUS=status):
+        response = http.get("write", {"value": "thief"}, ua="Thief")
+
+    assert_restricted(response, key, status)
+    assert response.content == b""
+    assert http.cookie_key is None
+    [error] = [record for record in restriction_records(caplog) if record.levelno == logging.ERROR]
+    assert error.getMessage() == (
+        f"RESTRICTEDSESSIONS_FAILURE_HANDLER returned {returned} instead of an HttpResponse "
+        f"(path {http.url('write')}); answering with FAILURE_STATUS."
+    )
 
 
 # Misconfiguration -------------------------------------------------------------------------------------
@@ -189,7 +218,7 @@ def test_a_header_client_replaying_its_old_key_to_the_redirect_target_does_not_l
     header_http: Http, target: str
 ) -> None:
     with override_settings(RESTRICTEDSESSIONS_REDIRECT_VIEW=target):
-        key = header_http.get("write", ip="192.0.2.7").headers[HEADER]
+        key = header_http.get("write", ip="192.0.2.7", key="").headers[HEADER]
 
         response = header_http.get(reverse(target), key=key, ip="198.51.100.1")
         again = header_http.get(reverse(target), key=key, ip="198.51.100.1")

@@ -9,54 +9,38 @@ never appear anywhere in the log output, whatever the path that led there.
 from __future__ import annotations
 
 import logging
+import unicodedata
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from django.test import override_settings
+from asgiref.sync import async_to_sync
+from django.test import RequestFactory, override_settings
 
 from restricted_sessions.signals import session_restricted
-from tests.conftest import HEADER, Http
-from tests.restriction_helpers import assert_restricted, bound_cookie_session
+from restricted_sessions.tickets import aredeem_ticket, issue_ticket
+from tests.helpers import (
+    DEFAULT_IP,
+    DEFAULT_UA,
+    HEADER,
+    Everything,
+    Http,
+    assert_restricted,
+    bound_cookie_session,
+    captured_logs,
+    create_session,
+    session_store,
+)
 
 pytestmark = pytest.mark.django_db
 
 CSRF_COOKIE = "Zq3cRkT1bFvN8wXy0aB2cD4eF6gH8iJ9"
 
 
-class Everything(logging.Handler):
-    """Keeps every record of every logger, and all that a formatter could print of it."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-    @property
-    def output(self) -> str:
-        return "\n".join(self.format(record) + "\n" + repr(vars(record)) for record in self.records)
-
-    def restriction_warnings(self) -> list[logging.LogRecord]:
-        return [
-            record
-            for record in self.records
-            if record.name == "restricted_sessions" and record.levelno == logging.WARNING
-        ]
-
-
 @pytest.fixture
 def logs() -> Iterator[Everything]:
-    handler = Everything()
-    root = logging.getLogger()
-    level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    yield handler
-    root.removeHandler(handler)
-    root.setLevel(level)
+    with captured_logs() as handler:
+        yield handler
 
 
 def assert_no_secrets(logs: Everything, *secrets: str) -> None:
@@ -66,10 +50,112 @@ def assert_no_secrets(logs: Everything, *secrets: str) -> None:
         assert secret not in logs.output
 
 
+# The messages --------------------------------------------------------------------------------------
+
+
+def test_an_ip_change_says_what_was_bound_and_what_arrived(http: Http, logs: Everything) -> None:
+    bound_cookie_session(http, ip="192.0.2.7")
+
+    http.get("read", ip="198.51.100.1")
+
+    [record] = logs.restriction_warnings()
+    assert record.getMessage() == (
+        f"Session restricted: the IP address changed (bound 192.0.2.7, request 198.51.100.1, path {http.url('read')})."
+    )
+
+
+UA_CHANGES = {
+    "another": ("Browser A", "Browser B", "bound to a User-Agent, request sent another"),
+    "none-after-one": ("Browser A", None, "bound to a User-Agent, request sent none"),
+    "one-after-none": (None, "Browser B", "bound to no User-Agent, request sent one"),
+}
+
+
+@pytest.mark.parametrize(("before", "after", "says"), UA_CHANGES.values(), ids=UA_CHANGES.keys())
+def test_a_user_agent_change_says_what_was_bound_and_what_arrived(
+    http: Http, logs: Everything, before: str | None, after: str | None, says: str
+) -> None:
+    bound_cookie_session(http, ua=before)
+
+    http.get("read", ua=after)
+
+    [record] = logs.restriction_warnings()
+    assert record.getMessage() == f"Session restricted: the User-Agent changed ({says}, path {http.url('read')})."
+
+
+# Request values never reach a log line raw (log injection) -----------------------------------------
+
+# (as sent in the URL, what the log line shows)
+HOSTILE_PATHS = {
+    "crlf": ("%0D%0A2026-01-01 INFO forged", "\\r\\n2026-01-01 INFO forged"),
+    "lf": ("%0Aforged", "\\nforged"),
+    "ansi": ("%1B[31mred%1B[0m", "\\x1b[31mred\\x1b[0m"),
+    "nul": ("a%00b", "a\\x00b"),
+    "del": ("a%7Fb", "a\\x7fb"),
+    "tab": ("a%09b", "a\\tb"),
+    "c1-next-line": ("a%C2%85b", "a\\x85b"),
+    "line-separator": ("a%E2%80%A8b", "a\\u2028b"),
+    "bidi-override": ("a%E2%80%AEb", "a\\u202eb"),
+}
+
+
+def _raw_control_characters(text: str) -> list[str]:
+    return [char for char in text if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp")]
+
+
+def assert_escaped(logs: Everything, shown: str) -> None:
+    assert logs.records
+    for record in logs.records:
+        if record.name.startswith("restricted_sessions"):
+            line = logs.format(record)
+            assert _raw_control_characters(line) == []
+            assert shown in line
+
+
+@pytest.mark.parametrize(("sent", "shown"), HOSTILE_PATHS.values(), ids=HOSTILE_PATHS.keys())
+@pytest.mark.parametrize("report_only", [False, True], ids=["enforced", "report-only"])
+def test_a_restricted_requests_path_is_escaped_in_the_log_line(
+    http: Http, logs: Everything, sent: str, shown: str, report_only: bool
+) -> None:
+    bound_cookie_session(http)
+
+    with override_settings(RESTRICTEDSESSIONS_REPORT_ONLY=report_only):
+        http.get(f"{http.url('read')}{sent}", ua="Thief")
+
+    [record] = logs.restriction_warnings()
+    assert record.path == f"{http.url('read')}{shown}"  # type: ignore[attr-defined]
+    assert_escaped(logs, shown)
+
+
+@pytest.mark.parametrize(("sent", "shown"), HOSTILE_PATHS.values(), ids=HOSTILE_PATHS.keys())
+@override_settings(RESTRICTEDSESSIONS_FAILURE_HANDLER="tests.views.no_response")
+def test_a_broken_failure_handlers_error_escapes_the_path(http: Http, logs: Everything, sent: str, shown: str) -> None:
+    bound_cookie_session(http)
+
+    assert http.get(f"{http.url('read')}{sent}", ua="Thief").status_code == 400
+
+    assert_escaped(logs, shown)
+    assert any(record.levelno == logging.ERROR for record in logs.records)
+
+
+@pytest.mark.parametrize(("sent", "shown"), HOSTILE_PATHS.values(), ids=HOSTILE_PATHS.keys())
+def test_a_refused_tickets_path_is_escaped_in_the_log_line(logs: Everything, sent: str, shown: str) -> None:
+    factory = RequestFactory()
+    asking = factory.post("/ticket/", REMOTE_ADDR=DEFAULT_IP, HTTP_USER_AGENT=DEFAULT_UA)
+    asking.session = session_store(create_session({"value": "mine"}))
+    ticket = issue_ticket(asking)
+    presenting = factory.get(f"/ws/{sent}", REMOTE_ADDR="203.0.113.9", HTTP_USER_AGENT=DEFAULT_UA)
+
+    assert async_to_sync(aredeem_ticket)(ticket, presenting) is None
+
+    [record] = logs.restriction_warnings()
+    assert record.path == f"/ws/{shown}"  # type: ignore[attr-defined]
+    assert_escaped(logs, shown)
+
+
 # Structured fields ------------------------------------------------------------------------------
 
 
-@override_settings()
 def test_an_ip_change_logs_the_reason_the_masked_addresses_and_the_path(http: Http, logs: Everything) -> None:
     bound_cookie_session(http, ip="192.0.2.7")
 
@@ -84,7 +170,6 @@ def test_an_ip_change_logs_the_reason_the_masked_addresses_and_the_path(http: Ht
     assert record.enforced is True  # type: ignore[attr-defined]
 
 
-@override_settings()
 def test_ipv6_addresses_are_masked_to_their_slash_48(http: Http, logs: Everything) -> None:
     bound_cookie_session(http, ip="2001:db8:1:2::7")
 
@@ -95,7 +180,6 @@ def test_ipv6_addresses_are_masked_to_their_slash_48(http: Http, logs: Everythin
     assert record.new_ip == "2001:db8:5::/48"  # type: ignore[attr-defined]
 
 
-@override_settings()
 def test_a_user_agent_change_logs_reason_ua_and_the_masked_address(http: Http, logs: Everything) -> None:
     bound_cookie_session(http, ip="192.0.2.7", ua="Browser A")
 
@@ -107,7 +191,6 @@ def test_a_user_agent_change_logs_reason_ua_and_the_masked_address(http: Http, l
     assert record.new_ip == "192.0.2.0/24"  # type: ignore[attr-defined]
 
 
-@override_settings()
 def test_the_user_id_is_logged_when_known(http: Http, alice: Any, logs: Everything) -> None:
     http.post("login", {"username": "alice"}, ip="192.0.2.7")
 
@@ -118,7 +201,6 @@ def test_the_user_id_is_logged_when_known(http: Http, alice: Any, logs: Everythi
     assert record.path == http.url("whoami")  # type: ignore[attr-defined]
 
 
-@override_settings()
 def test_the_path_is_logged_without_the_query_string(http: Http, logs: Everything) -> None:
     bound_cookie_session(http)
 
@@ -138,7 +220,6 @@ def test_report_only_logs_enforced_false(http: Http, logs: Everything) -> None:
     assert record.enforced is False  # type: ignore[attr-defined]
 
 
-@override_settings()
 def test_one_warning_per_change(http: Http, logs: Everything) -> None:
     bound_cookie_session(http, ip="192.0.2.7", ua="Browser A")
     http.get("read", ip="192.0.2.7", ua="Browser A")
@@ -151,7 +232,6 @@ def test_one_warning_per_change(http: Http, logs: Everything) -> None:
 # Never the session key or cookies ---------------------------------------------------------------
 
 
-@override_settings()
 def test_a_cookie_session_key_and_other_cookies_never_reach_the_logs(http: Http, logs: Everything) -> None:
     key = bound_cookie_session(http, ip="192.0.2.7")
     http.client.cookies["csrftoken"] = CSRF_COOKIE
@@ -162,9 +242,8 @@ def test_a_cookie_session_key_and_other_cookies_never_reach_the_logs(http: Http,
     assert_no_secrets(logs, key, CSRF_COOKIE)
 
 
-@override_settings()
 def test_a_header_session_key_never_reaches_the_logs(header_http: Http, logs: Everything) -> None:
-    key = header_http.get("write", ip="192.0.2.7").headers[HEADER]
+    key = header_http.get("write", ip="192.0.2.7", key="").headers[HEADER]
 
     assert_restricted(header_http.get("read", key=key, ip="198.51.100.1", ua="Another"), key)
 
@@ -204,7 +283,6 @@ def test_with_the_hashed_store_the_session_key_never_reaches_the_logs(http: Http
     assert_no_secrets(logs, key)
 
 
-@override_settings()
 def test_the_error_logged_for_a_raising_receiver_holds_no_session_key(
     http: Http, logs: Everything, connect_raising: Callable[[], None]
 ) -> None:

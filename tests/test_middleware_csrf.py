@@ -9,7 +9,7 @@ from django.middleware.csrf import CsrfViewMiddleware as DjangoCsrfViewMiddlewar
 from django.test import override_settings
 
 from restricted_sessions.middleware import CsrfViewMiddleware
-from tests.conftest import Http, start_header_session
+from tests.helpers import Http, start_header_session
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +30,6 @@ def test_is_a_subclass_of_djangos_csrf_middleware() -> None:
     assert issubclass(CsrfViewMiddleware, DjangoCsrfViewMiddleware)
 
 
-@override_settings()
 def test_a_header_session_post_needs_no_csrf_token(header_client: Http) -> None:
     key = start_header_session(header_client)
 
@@ -40,14 +39,12 @@ def test_a_header_session_post_needs_no_csrf_token(header_client: Http) -> None:
     assert response.content == b"posted"
 
 
-@override_settings()
 def test_a_cookie_session_post_without_a_token_is_refused(browser: Http) -> None:
     browser.get("write")
 
     assert browser.post("form", {"field": "1"}).status_code == 403
 
 
-@override_settings()
 def test_a_cookie_session_post_with_a_token_passes(browser: Http) -> None:
     browser.get("write")
     browser.client.cookies["csrftoken"] = token = "a" * 32
@@ -57,12 +54,10 @@ def test_a_cookie_session_post_with_a_token_passes(browser: Http) -> None:
     assert response.status_code == 200
 
 
-@override_settings()
 def test_a_post_without_any_session_is_checked(browser: Http) -> None:
     assert browser.post("form", {"field": "1"}).status_code == 403
 
 
-@override_settings()
 def test_a_cookie_session_post_is_checked_even_with_csrf_exempt_set_elsewhere(
     browser: Http, new_http: Callable[..., Http]
 ) -> None:

@@ -4,17 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
 from django.contrib.sessions.models import Session
+from django.core.cache import caches
 from django.test import override_settings
 from django.utils import timezone
-from django.utils.cache import has_vary_header
+from django.utils.cache import get_cache_key, has_vary_header
+from pytest_django.fixtures import Settings as SettingsWrapper
 
+from restricted_sessions.binding import Binding
 from restricted_sessions.middleware import SessionMiddleware
 from tests import settings as test_settings
-from tests.conftest import (
+from tests import views
+from tests.helpers import (
+    BINDING_KEY,
+    DEFAULT_IP,
+    DEFAULT_UA,
     HEADER,
     Http,
     create_session,
@@ -22,6 +30,7 @@ from tests.conftest import (
     login,
     start_header_session,
     stored,
+    ua_token,
 )
 
 pytestmark = pytest.mark.django_db
@@ -57,18 +66,16 @@ def test_is_a_subclass_of_djangos_session_middleware() -> None:
 # Starting a session ---------------------------------------------------------------------------
 
 
-@override_settings()
-def test_a_client_without_cookie_or_header_gets_both_when_a_session_is_created(http: Http) -> None:
+def test_a_client_without_cookie_or_header_gets_only_the_cookie_when_a_session_is_created(http: Http) -> None:
     response = http.get("write", {"value": "hello"})
 
-    key = response.headers[HEADER]
+    key = http.cookie_key
     assert key
-    assert response.cookies["sessionid"].value == key
     assert stored(key)["value"] == "hello"
-    assert {"private", "no-store"} <= cache_control(response)
+    assert HEADER not in response.headers
+    assert response.cookies["sessionid"]["httponly"] is True
 
 
-@override_settings()
 def test_a_header_client_keeps_its_session_through_the_header(header_http: Http) -> None:
     key = start_header_session(header_http, "hello")
 
@@ -77,7 +84,6 @@ def test_a_header_client_keeps_its_session_through_the_header(header_http: Http)
     assert data_of(response) == {"value": "hello"}
 
 
-@override_settings()
 def test_a_request_that_does_not_create_a_session_gets_no_key(http: Http) -> None:
     response = http.get("read")
 
@@ -89,7 +95,6 @@ def test_a_request_that_does_not_create_a_session_gets_no_key(http: Http) -> Non
 # Header and cookie ----------------------------------------------------------------------------
 
 
-@override_settings()
 def test_the_header_wins_over_the_cookie(http: Http, header_http: Http) -> None:
     http.get("write", {"value": "from-cookie"})
     header_key = start_header_session(header_http, "from-header")
@@ -99,26 +104,22 @@ def test_the_header_wins_over_the_cookie(http: Http, header_http: Http) -> None:
     assert data_of(response) == {"value": "from-header"}
 
 
-@override_settings()
 def test_csrf_exempt_is_true_for_a_header_session(header_http: Http) -> None:
     key = start_header_session(header_http)
 
     assert header_http.get("flag", key=key).json() == {"csrf_exempt": True}
 
 
-@override_settings()
 def test_csrf_exempt_is_false_for_a_cookie_session(http: Http) -> None:
     http.get("write")
 
     assert http.get("flag").json() == {"csrf_exempt": False}
 
 
-@override_settings()
 def test_csrf_exempt_is_false_without_any_key(http: Http) -> None:
     assert http.get("flag").json() == {"csrf_exempt": False}
 
 
-@override_settings()
 def test_a_header_session_wins_even_when_the_cookie_names_another_live_session(http: Http, header_http: Http) -> None:
     http.get("write", {"value": "from-cookie"})
     cookie_key = http.cookie_key
@@ -135,7 +136,6 @@ def test_a_header_session_wins_even_when_the_cookie_names_another_live_session(h
 
 
 @pytest.mark.parametrize("value", BAD_HEADER_VALUES.values(), ids=BAD_HEADER_VALUES.keys())
-@override_settings()
 def test_a_bad_or_unknown_header_value_gets_a_fresh_server_key_never_its_own(header_http: Http, value: str) -> None:
     response = header_http.get("write", {"value": "new"}, key=value)
 
@@ -144,11 +144,7 @@ def test_a_bad_or_unknown_header_value_gets_a_fresh_server_key_never_its_own(hea
     assert key
     assert key != value
     assert key.strip() != value.strip()
-    assert stored(key) == {"value": "new", **_binding_of(key)}
-
-
-def _binding_of(key: str) -> dict[str, str]:
-    return {name: value for name, value in stored(key).items() if name.startswith("_restrictedsessions")}
+    assert stored(key) == {"value": "new", BINDING_KEY: Binding(ip=DEFAULT_IP, ua=ua_token(DEFAULT_UA)).encode()}
 
 
 @pytest.mark.parametrize(
@@ -156,7 +152,6 @@ def _binding_of(key: str) -> dict[str, str]:
     [value for value in BAD_HEADER_VALUES.values() if value.strip()],
     ids=[name for name, value in BAD_HEADER_VALUES.items() if value.strip()],
 )
-@override_settings()
 def test_a_bad_or_unknown_header_value_reads_an_empty_session_and_is_told_to_drop_it(
     header_http: Http, value: str
 ) -> None:
@@ -166,7 +161,6 @@ def test_a_bad_or_unknown_header_value_reads_an_empty_session_and_is_told_to_dro
     assert response.headers[HEADER] == ""
 
 
-@override_settings()
 def test_a_header_value_naming_no_session_cannot_be_fixed_by_login(header_http: Http, alice: object) -> None:
     chosen = "abcdefghijklmnopqrstuvwxyz012345"
 
@@ -179,7 +173,6 @@ def test_a_header_value_naming_no_session_cannot_be_fixed_by_login(header_http: 
 # Response header ------------------------------------------------------------------------------
 
 
-@override_settings()
 def test_a_saved_header_session_gets_its_key_back(header_http: Http) -> None:
     key = start_header_session(header_http)
 
@@ -190,7 +183,6 @@ def test_a_saved_header_session_gets_its_key_back(header_http: Http) -> None:
     assert "sessionid" not in response.cookies
 
 
-@override_settings()
 def test_login_through_the_header_returns_the_cycled_key(header_http: Http, alice: object) -> None:
     key = start_header_session(header_http)
 
@@ -205,7 +197,6 @@ def test_login_through_the_header_returns_the_cycled_key(header_http: Http, alic
     assert header_http.get("whoami", key=new_key).json() == {"user": "alice"}
 
 
-@override_settings()
 def test_an_ended_header_session_gets_an_empty_header(header_http: Http, alice: object) -> None:
     key = login(header_http, key=start_header_session(header_http)).headers[HEADER]
 
@@ -216,7 +207,6 @@ def test_an_ended_header_session_gets_an_empty_header(header_http: Http, alice: 
     assert stored(key) == {}
 
 
-@override_settings()
 def test_a_cookie_session_never_gets_its_key_in_a_header(http: Http, alice: object) -> None:
     http.get("write")
 
@@ -229,7 +219,6 @@ def test_a_cookie_session_never_gets_its_key_in_a_header(http: Http, alice: obje
         assert HEADER not in response.headers
 
 
-@override_settings()
 def test_an_accessed_session_varies_on_cookie_and_the_header(http: Http, header_http: Http) -> None:
     http.get("write")
     key = start_header_session(header_http)
@@ -259,7 +248,7 @@ def test_expire_at_browser_close_makes_the_cookie_a_browser_session_cookie(http:
 
     assert response.cookies["sessionid"]["max-age"] == ""
     assert response.cookies["sessionid"]["expires"] == ""
-    assert response.headers[HEADER] == response.cookies["sessionid"].value
+    assert HEADER not in response.headers
 
 
 @override_settings(SESSION_EXPIRE_AT_BROWSER_CLOSE=False)
@@ -269,7 +258,6 @@ def test_without_expire_at_browser_close_the_cookie_has_a_max_age(http: Http) ->
     assert int(response.cookies["sessionid"]["max-age"]) > 0
 
 
-@override_settings()
 def test_a_5xx_response_saves_nothing(header_http: Http) -> None:
     key = start_header_session(header_http, "before")
     header_http.client.raise_request_exception = False
@@ -281,7 +269,6 @@ def test_a_5xx_response_saves_nothing(header_http: Http) -> None:
     assert stored(key)["value"] == "before"
 
 
-@override_settings()
 def test_a_5xx_response_creates_no_session(http: Http) -> None:
     http.client.raise_request_exception = False
 
@@ -313,7 +300,7 @@ def test_session_header_none_turns_header_sessions_off(http: Http, new_http: Cal
 
 @override_settings(RESTRICTEDSESSIONS_SESSION_HEADER="X-App-Session")
 def test_a_custom_header_name_carries_the_session(header_http: Http) -> None:
-    start = header_http.get("write", {"value": "custom"})
+    start = header_http.get("write", {"value": "custom"}, headers={"X-App-Session": ""})
     key = start.headers["X-App-Session"]
     assert HEADER not in start.headers
 
@@ -332,8 +319,8 @@ def test_a_custom_header_name_carries_the_session(header_http: Http) -> None:
 def test_djangos_cache_middleware_never_hands_a_new_key_to_another_client(
     new_http: Callable[..., Http],
 ) -> None:
-    first = new_http(cookies=False).get("write", {"value": "first"})
-    second = new_http(cookies=False).get("write", {"value": "first"})
+    first = new_http(cookies=False).get("write", {"value": "first"}, key="")
+    second = new_http(cookies=False).get("write", {"value": "first"}, key="")
 
     assert first.headers[HEADER]
     assert second.headers[HEADER]
@@ -372,25 +359,177 @@ def test_djangos_cache_middleware_never_replays_a_saved_header_response(
     assert response.headers[HEADER] == bob_key
 
 
-# A session deleted while the request ran -----------------------------------------------------
+# The key reaches a header only for a client that asked for one (HttpOnly) ----------------------
+
+CSRF_COOKIE = "Zq3cRkT1bFvN8wXy0aB2cD4eF6gH8iJ9"
+SOME_KEY = "abcdefghijklmnopqrstuvwxyz012345"
 
 
-@override_settings()
-def test_a_header_session_deleted_during_the_request_is_a_400_like_django(header_http: Http) -> None:
+def _headers_without_cookies(response: object) -> str:
+    return "\n".join(f"{name}: {value}" for name, value in response.items())  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "first_request",
+    ["write", "login-with-a-csrf-cookie", "login-again", "stale-cookie", "save-every-request"],
+)
+def test_a_client_that_never_sent_the_header_gets_its_key_only_in_an_httponly_cookie(
+    http: Http, alice: object, settings: SettingsWrapper, first_request: str
+) -> None:
+    if first_request == "write":
+        response = http.get("write")
+    elif first_request == "login-with-a-csrf-cookie":
+        http.client.cookies["csrftoken"] = CSRF_COOKIE
+        response = login(http, headers={"X-CSRFToken": CSRF_COOKIE})
+    elif first_request == "login-again":
+        login(http)
+        response = login(http)
+    elif first_request == "stale-cookie":
+        http.client.cookies["sessionid"] = SOME_KEY
+        response = http.get("write")
+    else:
+        settings.SESSION_SAVE_EVERY_REQUEST = True
+        http.get("write")
+        response = http.get("read")
+
+    key = response.cookies["sessionid"].value
+    assert key
+    assert key != SOME_KEY
+    assert response.cookies["sessionid"]["httponly"] is True
+    assert HEADER not in response.headers
+    assert key not in _headers_without_cookies(response)
+
+
+@pytest.mark.parametrize("first_request", ["write", "login"])
+def test_a_client_that_sent_the_empty_header_gets_its_key_only_in_the_header(
+    header_http: Http, alice: object, first_request: str
+) -> None:
+    header_http.client.cookies["csrftoken"] = CSRF_COOKIE
+    response = header_http.get("write", key="") if first_request == "write" else login(header_http, key="")
+
+    key = response.headers[HEADER]
+    assert key
+    assert stored(key)
+    assert "sessionid" not in response.cookies
+
+
+# Conditional GET never eats a key (ConditionalGetMiddleware above the session middleware) ------
+
+CONDITIONAL_MIDDLEWARE = ["django.middleware.http.ConditionalGetMiddleware", *test_settings.MIDDLEWARE]
+CONDITIONS = {"etag": {"If-None-Match": views.ETAG}, "date": {"If-Modified-Since": views.LAST_MODIFIED}}
+
+
+@pytest.mark.parametrize("condition", CONDITIONS.values(), ids=CONDITIONS.keys())
+@pytest.mark.parametrize("action", ["cycle", "write"])
+@override_settings(MIDDLEWARE=CONDITIONAL_MIDDLEWARE)
+def test_a_conditional_request_that_saves_a_header_session_gets_200_with_the_key(
+    header_http: Http, condition: dict[str, str], action: str
+) -> None:
+    key = start_header_session(header_http)
+
+    response = header_http.get("conditional", {"do": action}, key=key, headers=condition)
+
+    assert response.status_code == 200
+    new_key = response.headers[HEADER]
+    assert new_key
+    assert (new_key != key) is (action == "cycle")
+    assert stored(new_key)["value"] == ("conditional" if action == "write" else "x")
+    assert "ETag" not in response.headers
+    assert "Last-Modified" not in response.headers
+
+
+@pytest.mark.parametrize("condition", CONDITIONS.values(), ids=CONDITIONS.keys())
+@override_settings(MIDDLEWARE=CONDITIONAL_MIDDLEWARE)
+def test_a_conditional_request_that_ends_a_header_session_gets_200_with_the_empty_header(
+    header_http: Http, condition: dict[str, str]
+) -> None:
+    key = start_header_session(header_http)
+
+    response = header_http.get("conditional", {"do": "flush"}, key=key, headers=condition)
+
+    assert response.status_code == 200
+    assert response.headers[HEADER] == ""
+    assert stored(key) == {}
+
+
+@pytest.mark.parametrize("condition", CONDITIONS.values(), ids=CONDITIONS.keys())
+@override_settings(MIDDLEWARE=CONDITIONAL_MIDDLEWARE)
+def test_a_conditional_request_that_sends_no_key_is_still_a_304(header_http: Http, condition: dict[str, str]) -> None:
+    key = start_header_session(header_http)
+
+    response = header_http.get("conditional", key=key, headers=condition)
+
+    assert response.status_code == 304
+    assert HEADER not in response.headers
+
+
+# A session deleted while the request ran: Django's 400, and the "session ended" signal ---------
+
+
+def test_a_header_session_deleted_during_the_request_is_a_400_with_the_empty_header(header_http: Http) -> None:
     key = start_header_session(header_http)
     header_http.client.raise_request_exception = False
 
     response = header_http.get("interrupted", key=key)
 
     assert response.status_code == 400
+    assert response.headers[HEADER] == ""
+    assert {"private", "no-store"} <= cache_control(response)
     assert stored(key) == {}
 
 
-@override_settings()
-def test_a_cookie_session_deleted_during_the_request_is_a_400_like_django(http: Http) -> None:
+def test_a_cookie_session_deleted_during_the_request_is_a_400_without_the_header(http: Http) -> None:
     http.get("write")
+    key = http.cookie_key
     http.client.raise_request_exception = False
 
     response = http.get("interrupted")
 
     assert response.status_code == 400
+    assert HEADER not in response.headers
+    assert stored(key) == {}  # type: ignore[arg-type]
+
+
+# A refused key never reads a page cached for it (Django's per-site cache, documented order) -----
+
+
+def _cached(response: Any) -> bool:
+    """True when Django's cache middleware stored a page for the request of ``response``."""
+    request = getattr(response, "wsgi_request", None) or response.asgi_request
+    cache_key = get_cache_key(request, method="GET")
+    return cache_key is not None and caches["default"].get(cache_key) is not None
+
+
+@pytest.mark.parametrize("engine", ["db", "signed_cookies"])
+@pytest.mark.parametrize("via", ["cookie", "header"])
+def test_a_thief_replaying_a_refused_key_is_refused_again_never_served_the_victims_cached_page(
+    new_http: Callable[..., Http], engine: str, via: str
+) -> None:
+    with override_settings(
+        MIDDLEWARE=CACHED_MIDDLEWARE,
+        CACHE_MIDDLEWARE_SECONDS=600,
+        SESSION_ENGINE=f"django.contrib.sessions.backends.{engine}",
+    ):
+        _replay_against_the_per_site_cache(new_http, via)
+
+
+def _replay_against_the_per_site_cache(new_http: Callable[..., Http], via: str) -> None:
+    victim, thief = new_http(), new_http()
+    if via == "cookie":
+        victim.get("write", {"value": "victim-secret"})
+        key = victim.cookie_key
+        assert key
+    else:
+        key = start_header_session(victim, "victim-secret")
+    page = victim.get("read", key=None if via == "cookie" else key)
+    assert data_of(page) == {"value": "victim-secret"}
+    assert _cached(page)
+
+    answers = []
+    for _ in range(3):
+        if via == "cookie":
+            thief.client.cookies["sessionid"] = key
+        answers.append(thief.get("read", ua="Thief", key=None if via == "cookie" else key))
+
+    assert [answer.status_code for answer in answers] == [400, 400, 400]
+    assert all(b"victim-secret" not in answer.content for answer in answers)

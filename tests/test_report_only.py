@@ -8,28 +8,31 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from django.test import override_settings
 
-from restricted_sessions.signals import session_restricted
-from tests.conftest import HEADER, Http, stored
-from tests.restriction_helpers import IP_KEY, UA_KEY, bound_cookie_session, kept, restriction_records
+from tests.helpers import (
+    HEADER,
+    Calls,
+    Http,
+    bound,
+    bound_cookie_session,
+    bound_ip,
+    kept,
+    restriction_records,
+    signal_calls,
+    stored,
+    ua_token,
+)
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def signals() -> Iterator[list[dict[str, Any]]]:
-    calls: list[dict[str, Any]] = []
-
-    def receiver(sender: Any, **kwargs: Any) -> None:
-        calls.append(kwargs)
-
-    session_restricted.connect(receiver)
-    yield calls
-    session_restricted.disconnect(receiver)
+def signals() -> Iterator[Calls]:
+    with signal_calls() as calls:
+        yield calls
 
 
 @pytest.fixture
@@ -57,8 +60,8 @@ def test_the_session_and_its_binding_are_kept(http: Http) -> None:
     http.get("read", ip="198.51.100.1", ua="Browser B")
 
     assert stored(key) == before
-    assert stored(key)[IP_KEY] == "192.0.2.7"
-    assert stored(key)[UA_KEY] == "Browser A"
+    assert bound_ip(stored(key)) == "192.0.2.7"
+    assert bound(stored(key)).ua == ua_token("Browser A")
 
 
 @override_settings(RESTRICTEDSESSIONS_REPORT_ONLY=True)
@@ -74,7 +77,7 @@ def test_a_change_is_logged_as_not_enforced(http: Http, logged: pytest.LogCaptur
 
 
 @override_settings(RESTRICTEDSESSIONS_REPORT_ONLY=True)
-def test_a_change_is_signalled_as_not_enforced(http: Http, signals: list[dict[str, Any]]) -> None:
+def test_a_change_is_signalled_as_not_enforced(http: Http, signals: Calls) -> None:
     bound_cookie_session(http, ua="Browser A")
 
     http.get("read", ua="Browser B")
@@ -82,12 +85,12 @@ def test_a_change_is_signalled_as_not_enforced(http: Http, signals: list[dict[st
     [call] = signals
     assert call["enforced"] is False
     assert call["reason"] == "ua"
-    assert call["stored"] == "Browser A"
+    assert call["stored"] == ua_token("Browser A")
     assert call["current"] == "Browser B"
 
 
 @override_settings(RESTRICTEDSESSIONS_REPORT_ONLY=True)
-def test_every_changed_request_is_reported(http: Http, signals: list[dict[str, Any]]) -> None:
+def test_every_changed_request_is_reported(http: Http, signals: Calls) -> None:
     bound_cookie_session(http, ip="192.0.2.7")
 
     for _ in range(3):
@@ -99,7 +102,7 @@ def test_every_changed_request_is_reported(http: Http, signals: list[dict[str, A
 
 @override_settings(RESTRICTEDSESSIONS_REPORT_ONLY=True)
 def test_a_header_session_is_not_told_to_drop_its_key(header_http: Http) -> None:
-    key = header_http.get("write", ip="192.0.2.7").headers[HEADER]
+    key = header_http.get("write", ip="192.0.2.7", key="").headers[HEADER]
 
     response = header_http.get("read", key=key, ip="198.51.100.1")
 
@@ -109,7 +112,7 @@ def test_a_header_session_is_not_told_to_drop_its_key(header_http: Http) -> None
 
 
 @override_settings(RESTRICTEDSESSIONS_REPORT_ONLY=True, RESTRICTEDSESSIONS_AUTHED_ONLY=True)
-def test_with_authed_only_the_user_stays_logged_in(http: Http, alice: object, signals: list[dict[str, Any]]) -> None:
+def test_with_authed_only_the_user_stays_logged_in(http: Http, alice: object, signals: Calls) -> None:
     http.post("login", {"username": "alice"}, ip="192.0.2.7")
 
     assert http.get("whoami", ip="198.51.100.1").json() == {"user": "alice"}
@@ -139,9 +142,7 @@ def test_the_failure_handler_is_not_called(http: Http) -> None:
 
 
 @override_settings(RESTRICTEDSESSIONS_REPORT_ONLY=True)
-def test_a_matching_request_is_not_reported(
-    http: Http, signals: list[dict[str, Any]], logged: pytest.LogCaptureFixture
-) -> None:
+def test_a_matching_request_is_not_reported(http: Http, signals: Calls, logged: pytest.LogCaptureFixture) -> None:
     bound_cookie_session(http)
 
     http.get("read")
@@ -162,8 +163,7 @@ def test_switching_report_only_off_enforces_on_the_same_session(http: Http) -> N
     assert stored(key) == {}
 
 
-@override_settings()
-def test_enforcing_is_the_default(http: Http, signals: list[dict[str, Any]]) -> None:
+def test_enforcing_is_the_default(http: Http, signals: Calls) -> None:
     key = bound_cookie_session(http)
 
     assert http.get("read", ip="198.51.100.1").status_code == 400

@@ -13,7 +13,7 @@ from django.views.debug import ExceptionReporter
 from django.views.debug import SafeExceptionReporterFilter as DjangoFilter
 
 from restricted_sessions.reporting import SafeExceptionReporterFilter
-from tests.conftest import Http, start_header_session
+from tests.helpers import Http, start_header_session
 
 pytestmark = pytest.mark.django_db
 

@@ -8,48 +8,46 @@ stops the flush or the failure response. Async receivers work under WSGI and ASG
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
+from django.contrib.auth.signals import user_logged_out
 from django.http import HttpRequest
 from django.test import override_settings
 
 from restricted_sessions.middleware import RestrictedSessionsMiddleware
 from restricted_sessions.signals import session_restricted
-from tests.conftest import HEADER, Http, stored
-from tests.restriction_helpers import assert_restricted, bound_cookie_session, restriction_records
+from tests.helpers import (
+    HEADER,
+    Calls,
+    Http,
+    assert_restricted,
+    bound_cookie_session,
+    connected,
+    login,
+    restriction_records,
+    signal_calls,
+    stored,
+    ua_token,
+)
 
 pytestmark = pytest.mark.django_db
-
-Calls = list[dict[str, Any]]
 
 
 @pytest.fixture
 def connect() -> Iterator[Callable[[Callable[..., Any]], None]]:
-    """Connect receivers for the test only."""
-    connected: list[Callable[..., Any]] = []
-
-    def connect(receiver: Callable[..., Any]) -> None:
-        session_restricted.connect(receiver, weak=False)
-        connected.append(receiver)
-
-    yield connect
-    for receiver in connected:
-        session_restricted.disconnect(receiver)
+    """Connect receivers to session_restricted for the test only."""
+    with ExitStack() as stack:
+        yield lambda receiver: stack.enter_context(connected(receiver))
 
 
 @pytest.fixture
-def calls(connect: Callable[[Callable[..., Any]], None]) -> Calls:
-    received: Calls = []
-
-    def receiver(sender: Any, **kwargs: Any) -> None:
-        received.append({"sender": sender, **kwargs})
-
-    connect(receiver)
-    return received
+def calls() -> Iterator[Calls]:
+    with signal_calls() as received:
+        yield received
 
 
-@override_settings()
 def test_an_ip_change_is_signalled_with_the_stored_and_current_address(http: Http, calls: Calls) -> None:
     bound_cookie_session(http, ip="192.0.2.7")
 
@@ -65,7 +63,6 @@ def test_an_ip_change_is_signalled_with_the_stored_and_current_address(http: Htt
     assert call["enforced"] is True
 
 
-@override_settings()
 def test_a_user_agent_change_is_signalled_with_the_stored_and_current_user_agent(http: Http, calls: Calls) -> None:
     bound_cookie_session(http, ua="Browser A")
 
@@ -73,12 +70,11 @@ def test_a_user_agent_change_is_signalled_with_the_stored_and_current_user_agent
 
     [call] = calls
     assert call["reason"] == "ua"
-    assert call["stored"] == "Browser A"
+    assert call["stored"] == ua_token("Browser A")
     assert call["current"] == "Browser B"
     assert call["enforced"] is True
 
 
-@override_settings()
 def test_a_change_of_both_is_one_signal(http: Http, calls: Calls) -> None:
     bound_cookie_session(http, ip="192.0.2.7", ua="Browser A")
 
@@ -88,7 +84,6 @@ def test_a_change_of_both_is_one_signal(http: Http, calls: Calls) -> None:
     assert calls[0]["reason"] in ("ip", "ua")
 
 
-@override_settings()
 def test_an_unreadable_address_is_signalled_with_no_current_address(http: Http, calls: Calls) -> None:
     bound_cookie_session(http, ip="192.0.2.7")
 
@@ -100,7 +95,6 @@ def test_an_unreadable_address_is_signalled_with_no_current_address(http: Http, 
     assert call["current"] is None
 
 
-@override_settings()
 def test_a_missing_user_agent_is_signalled_with_no_current_user_agent(http: Http, calls: Calls) -> None:
     bound_cookie_session(http, ua="Browser A")
 
@@ -111,7 +105,6 @@ def test_a_missing_user_agent_is_signalled_with_no_current_user_agent(http: Http
     assert call["current"] is None
 
 
-@override_settings()
 def test_nothing_is_signalled_for_a_matching_request_or_a_request_without_a_session(
     http: Http, new_http: Callable[..., Http], calls: Calls
 ) -> None:
@@ -122,7 +115,6 @@ def test_nothing_is_signalled_for_a_matching_request_or_a_request_without_a_sess
     assert calls == []
 
 
-@override_settings()
 def test_the_flushed_session_is_signalled_once_not_again_on_the_next_request(http: Http, calls: Calls) -> None:
     bound_cookie_session(http, ip="192.0.2.7")
 
@@ -132,9 +124,8 @@ def test_the_flushed_session_is_signalled_once_not_again_on_the_next_request(htt
     assert len(calls) == 1
 
 
-@override_settings()
 def test_a_header_session_change_is_signalled(header_http: Http, calls: Calls) -> None:
-    key = header_http.get("write", ip="192.0.2.7").headers[HEADER]
+    key = header_http.get("write", ip="192.0.2.7", key="").headers[HEADER]
 
     header_http.get("read", key=key, ip="198.51.100.1")
 
@@ -163,7 +154,6 @@ def test_receivers_can_see_who_was_logged_in(
 # Async receivers ------------------------------------------------------------------------------------
 
 
-@override_settings()
 def test_an_async_receiver_is_called_under_wsgi_and_asgi(
     http: Http, connect: Callable[[Callable[..., Any]], None]
 ) -> None:
@@ -183,7 +173,6 @@ def test_an_async_receiver_is_called_under_wsgi_and_asgi(
     assert call["enforced"] is True
 
 
-@override_settings()
 def test_sync_and_async_receivers_are_each_called_once(
     http: Http, connect: Callable[[Callable[..., Any]], None]
 ) -> None:
@@ -220,7 +209,6 @@ async def araising_receiver(sender: Any, **kwargs: Any) -> None:
 
 
 @pytest.mark.parametrize("receiver", [raising_receiver, araising_receiver], ids=["sync", "async"])
-@override_settings()
 def test_a_raising_receiver_does_not_stop_the_flush_or_the_response(
     http: Http,
     connect: Callable[[Callable[..., Any]], None],
@@ -240,7 +228,6 @@ def test_a_raising_receiver_does_not_stop_the_flush_or_the_response(
 
 
 @pytest.mark.parametrize("receiver", [raising_receiver, araising_receiver], ids=["sync", "async"])
-@override_settings()
 def test_a_raising_receiver_does_not_stop_the_other_receivers(
     http: Http, connect: Callable[[Callable[..., Any]], None], calls: Calls, receiver: Callable[..., Any]
 ) -> None:
@@ -299,3 +286,74 @@ def test_the_signal_is_a_plain_django_signal() -> None:
     from django.dispatch import Signal
 
     assert isinstance(session_restricted, Signal)
+
+
+# Ending an authenticated session: Django's logout, so user_logged_out hears of it --------------
+
+CHANGES = {"ip": {"ip": "198.51.100.1"}, "ua": {"ua": "Thief"}}
+
+
+@pytest.fixture
+def logged_out() -> Iterator[list[Any]]:
+    """The ``user`` of every user_logged_out sent during the test."""
+    users: list[Any] = []
+
+    def receiver(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+        users.append(user)
+
+    user_logged_out.connect(receiver, weak=False)
+    yield users
+    user_logged_out.disconnect(receiver)
+
+
+def _failure_handler(http: Http) -> str:
+    return "tests.views.auser_failure" if http.is_async else "tests.views.user_failure"
+
+
+@pytest.mark.parametrize("change", CHANGES.values(), ids=CHANGES.keys())
+@pytest.mark.parametrize("authed_only", [False, True], ids=["every-session", "authed-only"])
+def test_a_changed_authenticated_cookie_session_is_logged_out(
+    http: Http, alice: Any, logged_out: list[Any], change: dict[str, str], authed_only: bool
+) -> None:
+    login(http)
+    key = http.cookie_key
+
+    with override_settings(
+        RESTRICTEDSESSIONS_FAILURE_HANDLER=_failure_handler(http), RESTRICTEDSESSIONS_AUTHED_ONLY=authed_only
+    ):
+        response = http.get("whoami", **change)
+
+    assert response.status_code == 403
+    assert response.json()["user"] is None
+    assert response.json().get("auser") is None
+    assert logged_out == [alice]
+    assert stored(key) == {}  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("change", CHANGES.values(), ids=CHANGES.keys())
+def test_a_changed_authenticated_header_session_is_logged_out(
+    header_http: Http, alice: Any, logged_out: list[Any], change: dict[str, str]
+) -> None:
+    key = login(header_http, key="").headers[HEADER]
+
+    with override_settings(RESTRICTEDSESSIONS_FAILURE_HANDLER=_failure_handler(header_http)):
+        response = header_http.get("whoami", key=key, **change)
+
+    assert response.status_code == 403
+    assert response.json()["user"] is None
+    assert response.json().get("auser") is None
+    assert response.headers[HEADER] == ""
+    assert logged_out == [alice]
+    assert stored(key) == {}
+
+
+def test_a_changed_anonymous_session_is_flushed_without_a_logout(
+    http: Http, logged_out: list[Any], calls: Calls
+) -> None:
+    key = bound_cookie_session(http)
+
+    response = http.get("read", ua="Thief")
+
+    assert_restricted(response, key)
+    assert logged_out == []
+    assert len(calls) == 1

@@ -16,6 +16,7 @@ sync_patterns = [
     path("interrupted/", views.interrupted, name="interrupted"),
     path("form/", views.form, name="form"),
     path("api/", views.api, name="api"),
+    path("conditional/", views.conditional, name="conditional"),
 ]
 
 async_patterns = [
@@ -30,6 +31,7 @@ async_patterns = [
     path("interrupted/", views.ainterrupted, name="interrupted"),
     path("form/", views.aform, name="form"),
     path("api/", views.api, name="api"),
+    path("conditional/", views.aconditional, name="conditional"),
 ]
 
 urlpatterns = [

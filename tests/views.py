@@ -192,3 +192,70 @@ exempt_read_cbv = restriction_exempt(ReadView.as_view())
 aexempt_read_cbv = restriction_exempt(AsyncReadView.as_view())
 exempt_logout = restriction_exempt(logout_view)
 aexempt_logout = restriction_exempt(alogout_view)
+
+
+# Conditional GET: a page with validators whose view may cycle, write or end the session.
+
+ETAG = '"page-v1"'
+LAST_MODIFIED = "Mon, 01 Jan 2024 00:00:00 GMT"
+
+
+def _validated(text: str) -> HttpResponse:
+    response = HttpResponse(text)
+    response["ETag"] = ETAG
+    response["Last-Modified"] = LAST_MODIFIED
+    return response
+
+
+def conditional(request: HttpRequest) -> HttpResponse:
+    """``?do=cycle`` cycles the key, ``write`` writes, ``flush`` ends the session, else reads it."""
+    action = request.GET.get("do")
+    if action == "cycle":
+        request.session.cycle_key()
+    elif action == "write":
+        request.session["value"] = "conditional"
+    elif action == "flush":
+        request.session.flush()
+    else:
+        request.session.get("value")
+    return _validated("page")
+
+
+async def aconditional(request: HttpRequest) -> HttpResponse:
+    action = request.GET.get("do")
+    if action == "cycle":
+        await request.session.acycle_key()
+    elif action == "write":
+        await request.session.aset("value", "conditional")
+    elif action == "flush":
+        await request.session.aflush()
+    else:
+        await request.session.aget("value")
+    return _validated("page")
+
+
+# RESTRICTEDSESSIONS_FAILURE_HANDLER targets that tell who the request's user is after the refusal.
+
+
+def user_failure(request: HttpRequest, reason: str) -> HttpResponse:
+    user = request.user
+    return JsonResponse({"user": user.get_username() if user.is_authenticated else None}, status=403)
+
+
+async def auser_failure(request: HttpRequest, reason: str) -> HttpResponse:
+    """Tells both what ``request.user`` and what ``request.auser()`` say."""
+    users = (request.user, await request.auser())
+    names = [user.get_username() if user.is_authenticated else None for user in users]
+    return JsonResponse({"user": names[0], "auser": names[1]}, status=403)
+
+
+def no_response(request: HttpRequest, reason: str) -> None:
+    """A broken handler: returns None, which must never let the request through."""
+
+
+async def ano_response(request: HttpRequest, reason: str) -> None:
+    pass
+
+
+def text_response(request: HttpRequest, reason: str) -> str:
+    return "not a response"
