@@ -8,8 +8,8 @@ ASGIRequest drops header names with underscores, as WSGI servers do; these tests
 from __future__ import annotations
 
 import io
-from typing import Any
 from ipaddress import ip_address
+from typing import Any
 
 from django.core.handlers.asgi import ASGIRequest
 from django.test import override_settings
