@@ -19,6 +19,8 @@ from django.contrib.sessions.models import Session
 from django.core import signing
 from django.test import override_settings
 
+from restricted_sessions.addresses import parse_ip
+from restricted_sessions.binding import Binding, Policy
 from tests.conftest import HEADER, Http, create_session, stored
 from tests.restriction_helpers import (
     BINDING_KEY,
@@ -348,3 +350,47 @@ def test_rotation_keeps_both_families_of_a_dual_stack_session(http: Http) -> Non
     with override_settings(SECRET_KEY=NEW_SECRET, SECRET_KEY_FALLBACKS=[OLD_SECRET]):
         assert kept(http.get("read", ip=IP, ua=UA)) == {"value": "mine"}
         assert kept(http.get("read", ip=IP6, ua=UA)) == {"value": "mine"}
+
+
+@override_settings(RESTRICTEDSESSIONS_STORE="hashed")
+def test_finishing_a_rotation_keeps_sessions_bound_under_the_old_key(http: Http, alice: object) -> None:
+    with override_settings(SECRET_KEY=OLD_SECRET):
+        http.post("login", {"username": "alice"}, ip=IP, ua=UA)
+        key = http.cookie_key
+        assert key
+        old_binding = bound(stored(key))
+
+    with override_settings(SECRET_KEY=NEW_SECRET, SECRET_KEY_FALLBACKS=[OLD_SECRET]):
+        assert http.get("whoami", ip=IP, ua=UA).json() == {"user": "alice"}
+        # Django's auth rewrites its own hash then, and cycles the session key with it.
+        key = http.cookie_key
+        assert key
+        rewritten = bound(stored(key))
+    new = Policy(hashed=True, secrets=(NEW_SECRET,))
+    assert rewritten == Binding(new.ip_token(parse_ip(IP)), ua=new.ua_token(UA)) != old_binding
+
+    with override_settings(SECRET_KEY=NEW_SECRET, SECRET_KEY_FALLBACKS=[]):
+        assert http.get("whoami", ip=IP, ua=UA).json() == {"user": "alice"}
+        assert_restricted(http.get("whoami", ip="198.51.100.1", ua=UA), key)
+
+
+@override_settings()
+def test_only_the_compact_binding_reaches_the_store(http: Http) -> None:
+    key = bound_cookie_session(http, ip=IP, ua=UA)
+
+    assert set(stored(key)) == {"value", BINDING_KEY}
+    assert stored(key)[BINDING_KEY] == "1|192.0.2.7||~oACLSyCILCPONkl2FTMj1A"
+
+
+@override_settings(RESTRICTEDSESSIONS_STORE="hashed")
+def test_a_binding_matched_through_a_fallback_is_rewritten_on_a_read(http: Http) -> None:
+    with override_settings(SECRET_KEY=OLD_SECRET):
+        key = bound_cookie_session(http, ip=IP, ua=UA)
+
+    with override_settings(SECRET_KEY=NEW_SECRET, SECRET_KEY_FALLBACKS=[OLD_SECRET]):
+        assert kept(http.get("read", ip=IP, ua=UA)) == {"value": "mine"}
+        new = Policy(hashed=True, secrets=(NEW_SECRET,))
+        assert bound(stored(key)) == Binding(new.ip_token(parse_ip(IP)), ua=new.ua_token(UA))
+
+    with override_settings(SECRET_KEY=NEW_SECRET, SECRET_KEY_FALLBACKS=[]):
+        assert kept(http.get("read", ip=IP, ua=UA)) == {"value": "mine"}

@@ -32,11 +32,11 @@ from tests.restriction_helpers import BINDING_KEY, IP_KEY, UA_KEY, bound, bound_
 pytestmark = pytest.mark.django_db
 
 
-
 def ua_digest(user_agent: str) -> str:
     """The compact stored form of a User-Agent (STORE="raw"), computed here independently."""
     digest = hashlib.sha256(user_agent.encode("utf-8", "surrogatepass")).digest()[:16]
     return "~" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
 
 DJANGO_ONLY_MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
