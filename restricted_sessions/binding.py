@@ -39,12 +39,12 @@ __all__ = [
     "MATCH",
     "REASON_IP",
     "REASON_UA",
+    "UA_SESSION_KEY",
     "UNBOUND",
     "Binding",
     "Outcome",
     "Policy",
     "Presented",
-    "UA_SESSION_KEY",
     "decide",
 ]
 
@@ -272,9 +272,9 @@ class Policy:
         ip, ip2, ua = binding.ip, binding.ip2, binding.ua
         current = presented.ip
         if self.restrict_ip:
-            if ip is UNBOUND:
-                ip = self.ip_token(current)
-            elif current is not None and _family(ip) == current.version and not self._is_current_form(ip):
+            if ip is UNBOUND or (
+                current is not None and _family(ip) == current.version and not self._is_current_form(ip)
+            ):
                 ip = self.ip_token(current)
             elif current is not None and _family(ip2) == current.version and not self._is_current_form(ip2):
                 ip2 = self.ip_token(current)
@@ -389,15 +389,13 @@ def decide(policy: Policy, binding: Binding, presented: Presented, *, bind_other
             and _family(binding.ip) not in (None, presented.ip.version)
         ):
             stored, part = binding.ip2, "ip2"
-            if stored is UNBOUND and bind_other_family:
-                found = Match.STALE
-            else:
-                found = policy.match_ip(stored, presented.ip)
+            found = Match.STALE if stored is UNBOUND and bind_other_family else policy.match_ip(stored, presented.ip)
         if found is Match.NO:
             current = None if presented.ip is None else str(presented.ip)
             return Outcome(REASON_IP, None if stored is UNBOUND else stored, current)
         if found is Match.STALE:
-            save = replace(binding, **{part: policy.ip_token(presented.ip)})
+            token = policy.ip_token(presented.ip)
+            save = replace(binding, ip=token) if part == "ip" else replace(binding, ip2=token)
     if policy.restrict_ua and binding.ua is not UNBOUND:
         found = policy.match_ua(binding.ua, presented.user_agent)
         if found is Match.NO:
