@@ -22,6 +22,7 @@ from restricted_sessions.binding import (
     IP2_SESSION_KEY,
     IP_SESSION_KEY,
     MATCH,
+    MEMO_SIZE,
     REASON_IP,
     REASON_UA,
     UA_SESSION_KEY,
@@ -30,10 +31,11 @@ from restricted_sessions.binding import (
     Outcome,
     Policy,
     Presented,
+    _short_ua_digest,
     decide,
     parse,
 )
-from restricted_sessions.useragents import IGNORE_VERSIONS
+from restricted_sessions.useragents import IGNORE_VERSIONS, MAX_STORED_LENGTH
 from tests import hypothesis_profiles  # noqa: F401  (registers and loads the profiles)
 
 SECRET = "golden-secret"
@@ -604,3 +606,78 @@ def test_a_rotation_rewrites_what_the_old_key_bound(address: IPAddress, user_age
     outcome = decide(Policy(hashed=True, secrets=(NEW, OLD)), binding, request)
 
     assert outcome.save == Policy(hashed=True, secrets=(NEW,)).new_binding(request)
+
+
+# Pinned by mutation testing (tests/mutation/run.sh) ------------------------------------------------
+
+
+def test_a_hashed_user_agent_too_long_to_remember_is_still_the_golden_hmac() -> None:
+    assert HASHED.ua_token(HUGE_UA) == "#xygykzD_B4S6DDFpn89uEA"
+
+
+def test_lone_surrogates_are_digested_not_refused() -> None:
+    user_agent = "Mozilla/5.0 \udcff"
+
+    assert Policy(hashed=True, secrets=(SECRET,)).ua_token(user_agent) == "#ROYQ4ONLBtNK5O3V9hasrg"
+    assert RAW.ua_token(user_agent) == "~bOzeeesZ9vVG8Y7tq_0pcg"
+    assert RAW.ua_token(user_agent + "x" * 600) != RAW.ua_token(user_agent + "y" * 600)
+
+
+def test_only_user_agents_short_enough_to_store_are_remembered() -> None:
+    _short_ua_digest.cache_clear()
+    policy = Policy(hashed=True, secrets=(SECRET,))
+
+    RAW.ua_token("a" * MAX_STORED_LENGTH)
+    policy.ua_token("a" * MAX_STORED_LENGTH)
+    RAW.ua_token("a" * (MAX_STORED_LENGTH + 1))
+    policy.ua_token("a" * (MAX_STORED_LENGTH + 1))
+
+    assert _short_ua_digest.cache_info().currsize == 1
+    assert len(policy._memo) == 1
+
+
+def test_the_memo_of_hashed_forms_is_bounded() -> None:
+    policy = Policy(hashed=True, secrets=(SECRET,))
+    for number in range(MEMO_SIZE + 1):
+        policy.ip_token(ipaddress.IPv4Address(number))
+        assert len(policy._memo) <= MEMO_SIZE
+    assert len(policy._memo) == 1
+
+
+@pytest.mark.parametrize("hashed", [False, True])
+def test_ignore_versions_applies_to_new_and_legacy_bindings(hashed: bool) -> None:
+    policy = Policy(ua_match=IGNORE_VERSIONS, hashed=hashed, secrets=(SECRET,))
+    updated = UA.replace("133.0", "134.0")
+
+    assert decide(policy, policy.new_binding(presented(V4, UA)), presented(V4, updated)) is MATCH
+    assert decide(policy, reads(policy, {IP_SESSION_KEY: V4, UA_SESSION_KEY: UA}), presented(V4, updated)) is MATCH
+    assert decide(policy, policy.new_binding(presented(V4, UA)), presented(V4, "curl/8.0")).reason == REASON_UA
+
+
+def test_switched_off_parts_are_never_bound() -> None:
+    assert Policy(restrict_ip=False).new_binding(presented()) == Binding(ua=RAW.ua_token(UA))
+    assert Policy(restrict_ua=False).new_binding(presented()) == Binding(V4)
+
+
+def test_the_compact_key_is_read_first() -> None:
+    data = {BINDING_SESSION_KEY: "1|192.0.2.7||", IP_SESSION_KEY: "198.51.100.1"}
+
+    assert reads(RAW, data) == Binding("192.0.2.7")
+    assert reads(RAW, {BINDING_SESSION_KEY: None}) == Binding(ip="?", ua="?")
+
+
+def test_an_address_matched_within_its_prefix_is_not_rewritten() -> None:
+    policy = Policy(ipv4_length=24, ipv6_length=48, dual_stack=True)
+    binding = Binding("192.0.2.7", "2001:db8:1::1", policy.ua_token(UA))
+
+    assert policy.to_save(binding, presented("192.0.2.8")) is None
+    assert policy.to_save(binding, presented("2001:db8:1::2")) is None
+
+
+def test_what_a_legacy_binding_saves_now_is_not_legacy() -> None:
+    binding = reads(DUAL, {IP_SESSION_KEY: V4, UA_SESSION_KEY: UA})
+
+    outcome = decide(DUAL, binding, presented(V6))
+
+    assert outcome.save == Binding(V4, V6, RAW.ua_token(UA))
+    assert not outcome.save.legacy
