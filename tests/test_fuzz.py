@@ -16,17 +16,18 @@ from restricted_sessions import binding
 from tests.fuzz import fuzz_normalisation as target
 
 SCALE = float(os.environ.get("RESTRICTED_SESSIONS_FUZZ_INPUTS", "1"))
-TIME_CAP = 30.0 * SCALE
+# The pure properties of test_binding.py carry the many examples; this is a smoke run of the target.
+TIME_CAP = 10.0 * SCALE
 
 
 def test_the_raw_bytes_target_holds_its_invariants() -> None:
-    inputs = int(10_000 * SCALE)
+    inputs = int(2_000 * SCALE)
     ran = target.drive(target.test_one_input, seconds=TIME_CAP, max_inputs=inputs)
     assert ran > len(target.SEEDS)
 
 
 def test_the_structured_target_holds_its_invariants() -> None:
-    inputs = int(1_000 * SCALE)
+    inputs = int(200 * SCALE)
     fuzz_one_input = target.fuzz_structured.hypothesis.fuzz_one_input  # type: ignore[attr-defined]
     ran = target.drive(fuzz_one_input, seconds=TIME_CAP, max_inputs=inputs)
     assert ran > len(target.SEEDS)
@@ -40,4 +41,4 @@ def test_the_target_accepts_known_values(text: str) -> None:
 def test_the_hashed_store_digests_any_text() -> None:
     policy = binding.Policy(hashed=True, secrets=("secret",))
     user_agent = "Mozilla/5.0 \udc80"
-    assert policy.ua_matches(policy.ua_value(user_agent), user_agent)
+    assert policy.match_ua(policy.ua_token(user_agent), user_agent) is binding.Match.YES

@@ -19,8 +19,19 @@ from django.contrib.sessions.models import Session
 from django.core import signing
 from django.test import override_settings
 
+from restricted_sessions.addresses import parse_ip
+from restricted_sessions.binding import Binding, Policy
 from tests.conftest import HEADER, Http, create_session, stored
-from tests.restriction_helpers import IP2_KEY, IP_KEY, UA_KEY, assert_restricted, bound_cookie_session, kept
+from tests.restriction_helpers import (
+    BINDING_KEY,
+    IP_KEY,
+    UA_KEY,
+    assert_restricted,
+    bound,
+    bound_cookie_session,
+    bound_ip,
+    kept,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -29,9 +40,10 @@ IP6 = "2001:db8:1:2::7"
 UA = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
 UA_UPDATED = "Mozilla/5.0 (X11; Linux x86_64; rv:134.0) Gecko/20100101 Firefox/134.0"
 
-HASHED_IPV4 = re.compile(r"\$hmac\$4\$[0-9a-f]{64}")
-HASHED_IPV6 = re.compile(r"\$hmac\$6\$[0-9a-f]{64}")
-HASHED_UA = re.compile(r"\$hmac\$[0-9a-f]{64}")
+# Compact hashed forms (1.1): a family marker, then 128 bits of HMAC-SHA256 in base64url.
+HASHED_IPV4 = re.compile(r"#4[A-Za-z0-9_-]{22}")
+HASHED_IPV6 = re.compile(r"#6[A-Za-z0-9_-]{22}")
+HASHED_UA = re.compile(r"#[A-Za-z0-9_-]{22}")
 
 
 def raw_session_data(key: str) -> str:
@@ -81,9 +93,9 @@ def test_the_bound_values_are_keyed_hashes(http: Http, new_http: Any) -> None:
     key = bound_cookie_session(http, ip=IP, ua=UA)
     v6_key = bound_cookie_session(new_http(), ip=IP6, ua=UA)
 
-    assert HASHED_IPV4.fullmatch(stored(key)[IP_KEY])
-    assert HASHED_UA.fullmatch(stored(key)[UA_KEY])
-    assert HASHED_IPV6.fullmatch(stored(v6_key)[IP_KEY])
+    assert HASHED_IPV4.fullmatch(str(bound_ip(stored(key))))
+    assert HASHED_UA.fullmatch(str(bound(stored(key)).ua))
+    assert HASHED_IPV6.fullmatch(str(bound_ip(stored(v6_key))))
 
 
 @override_settings(RESTRICTEDSESSIONS_STORE="hashed")
@@ -93,8 +105,8 @@ def test_the_hashes_depend_on_the_secret_key(http: Http, new_http: Any) -> None:
     with override_settings(SECRET_KEY="another-site-another-secret"):
         theirs = stored(bound_cookie_session(new_http(), ip=IP, ua=UA))
 
-    assert ours[IP_KEY] != theirs[IP_KEY]
-    assert ours[UA_KEY] != theirs[UA_KEY]
+    assert bound(ours).ip != bound(theirs).ip
+    assert bound(ours).ua != bound(theirs).ua
 
 
 @override_settings(RESTRICTEDSESSIONS_STORE="hashed")
@@ -102,7 +114,7 @@ def test_a_huge_user_agent_is_stored_as_a_short_hash(http: Http) -> None:
     huge = UA + " x" * 50_000
     key = bound_cookie_session(http, ua=huge)
 
-    assert HASHED_UA.fullmatch(stored(key)[UA_KEY])
+    assert HASHED_UA.fullmatch(str(bound(stored(key)).ua))
     assert kept(http.get("read", ua=huge)) == {"value": "mine"}
     assert_restricted(http.get("read", ua=huge + "y"), key)
 
@@ -155,7 +167,7 @@ def test_another_user_agent_is_a_change(http: Http) -> None:
 def test_sending_the_stored_hash_as_user_agent_does_not_match(http: Http) -> None:
     key = bound_cookie_session(http, ip=IP, ua=UA)
 
-    assert_restricted(http.get("read", ip=IP, ua=stored(key)[UA_KEY]), key)
+    assert_restricted(http.get("read", ip=IP, ua=bound(stored(key)).ua), key)
 
 
 @pytest.mark.parametrize("address", ["garbage", "", None], ids=["garbage", "empty", "missing"])
@@ -192,7 +204,7 @@ def test_the_user_agent_hash_is_of_the_normalised_user_agent(http: Http) -> None
 
 @override_settings(RESTRICTEDSESSIONS_STORE="hashed")
 def test_a_header_session_is_validated_too(header_http: Http) -> None:
-    key = header_http.get("write", ip=IP, ua=UA).headers[HEADER]
+    key = header_http.get("write", key="", ip=IP, ua=UA).headers[HEADER]
 
     assert kept(header_http.get("read", key=key, ip=IP, ua=UA)) == {"value": "x"}
     response = header_http.get("read", key=key, ip="198.51.100.1", ua=UA)
@@ -209,19 +221,21 @@ def test_a_steady_hashed_session_is_not_written(http: Http, django_assert_num_qu
         assert kept(http.get("read", ip=IP, ua=UA)) == {"value": "mine"}
 
 
-# Raw bindings written earlier are upgraded without a logout -----------------------------------
+# Raw bindings written earlier are upgraded without a logout, when the session is saved anyway --
 
 
-def test_a_raw_binding_is_upgraded_on_the_next_valid_request(http: Http) -> None:
+def test_a_raw_binding_is_upgraded_at_the_next_save_only(http: Http) -> None:
     with override_settings(RESTRICTEDSESSIONS_STORE="raw"):
         key = bound_cookie_session(http, ip=IP, ua=UA)
-    assert stored(key)[IP_KEY] == IP
+    assert bound_ip(stored(key)) == IP
 
     with override_settings(RESTRICTEDSESSIONS_STORE="hashed"):
         assert kept(http.get("read", ip=IP, ua=UA)) == {"value": "mine"}
+        assert bound_ip(stored(key)) == IP
+        assert http.get("write", {"value": "mine"}, ip=IP, ua=UA).status_code == 200
 
-        assert HASHED_IPV4.fullmatch(stored(key)[IP_KEY])
-        assert HASHED_UA.fullmatch(stored(key)[UA_KEY])
+        assert HASHED_IPV4.fullmatch(str(bound_ip(stored(key))))
+        assert HASHED_UA.fullmatch(str(bound(stored(key)).ua))
         for fragment in fragments_of_the_client(IP, UA):
             assert fragment not in raw_session_data(key)
         assert kept(http.get("read", ip=IP, ua=UA)) == {"value": "mine"}
@@ -236,7 +250,7 @@ def test_a_logged_in_user_with_a_raw_binding_stays_logged_in(http: Http, alice: 
     assert key
 
     assert http.get("whoami", ip=IP, ua=UA).json() == {"user": "alice"}
-    assert HASHED_IPV4.fullmatch(stored(key)[IP_KEY])
+    assert bound_ip(stored(key)) == IP
     assert http.get("whoami", ip=IP, ua=UA).json() == {"user": "alice"}
 
 
@@ -246,10 +260,13 @@ def test_a_session_bound_by_django_restricted_sessions_is_upgraded(http: Http) -
     http.client.cookies["sessionid"] = key
 
     assert kept(http.get("read", ip=IP, ua=UA)) == {"value": "legacy"}
+    assert stored(key) == {"value": "legacy", IP_KEY: IP, UA_KEY: UA}
+    http.get("write", {"value": "new"}, ip=IP, ua=UA)
 
-    assert HASHED_IPV4.fullmatch(stored(key)[IP_KEY])
-    assert HASHED_UA.fullmatch(stored(key)[UA_KEY])
-    assert stored(key)["value"] == "legacy"
+    assert set(stored(key)) == {"value", BINDING_KEY}
+    assert HASHED_IPV4.fullmatch(str(bound_ip(stored(key))))
+    assert HASHED_UA.fullmatch(str(bound(stored(key)).ua))
+    assert stored(key)["value"] == "new"
 
 
 @override_settings(RESTRICTEDSESSIONS_STORE="hashed")
@@ -266,7 +283,8 @@ def test_a_raw_binding_is_upgraded_across_a_browser_update_with_ignore_versions(
     http.client.cookies["sessionid"] = key
 
     assert kept(http.get("read", ip=IP, ua=UA_UPDATED)) == {"value": "legacy"}
-    assert HASHED_UA.fullmatch(stored(key)[UA_KEY])
+    http.get("write", {"value": "legacy"}, ip=IP, ua=UA_UPDATED)
+    assert HASHED_UA.fullmatch(str(bound(stored(key)).ua))
     assert kept(http.get("read", ip=IP, ua=UA)) == {"value": "legacy"}
 
 
@@ -278,7 +296,8 @@ def test_a_raw_header_session_is_upgraded_and_keeps_its_key(header_http: Http) -
 
     assert kept(response) == {"value": "legacy"}
     assert response.headers.get(HEADER, key) == key
-    assert HASHED_IPV4.fullmatch(stored(key)[IP_KEY])
+    header_http.get("write", {"value": "legacy"}, key=key, ip=IP, ua=UA)
+    assert HASHED_IPV4.fullmatch(str(bound_ip(stored(key))))
 
 
 # SECRET_KEY rotation ----------------------------------------------------------------------------
@@ -326,8 +345,52 @@ def test_rotation_keeps_both_families_of_a_dual_stack_session(http: Http) -> Non
     with override_settings(SECRET_KEY=OLD_SECRET):
         key = bound_cookie_session(http, ip=IP, ua=UA)
         assert kept(http.get("read", ip=IP6, ua=UA)) == {"value": "mine"}
-        assert HASHED_IPV6.fullmatch(stored(key)[IP2_KEY])
+        assert HASHED_IPV6.fullmatch(str(bound(stored(key)).ip2))
 
     with override_settings(SECRET_KEY=NEW_SECRET, SECRET_KEY_FALLBACKS=[OLD_SECRET]):
         assert kept(http.get("read", ip=IP, ua=UA)) == {"value": "mine"}
         assert kept(http.get("read", ip=IP6, ua=UA)) == {"value": "mine"}
+
+
+@override_settings(RESTRICTEDSESSIONS_STORE="hashed")
+def test_finishing_a_rotation_keeps_sessions_bound_under_the_old_key(http: Http, alice: object) -> None:
+    with override_settings(SECRET_KEY=OLD_SECRET):
+        http.post("login", {"username": "alice"}, ip=IP, ua=UA)
+        key = http.cookie_key
+        assert key
+        old_binding = bound(stored(key))
+
+    with override_settings(SECRET_KEY=NEW_SECRET, SECRET_KEY_FALLBACKS=[OLD_SECRET]):
+        assert http.get("whoami", ip=IP, ua=UA).json() == {"user": "alice"}
+        # Django's auth rewrites its own hash then, and cycles the session key with it.
+        key = http.cookie_key
+        assert key
+        rewritten = bound(stored(key))
+    new = Policy(hashed=True, secrets=(NEW_SECRET,))
+    assert rewritten == Binding(new.ip_token(parse_ip(IP)), ua=new.ua_token(UA)) != old_binding
+
+    with override_settings(SECRET_KEY=NEW_SECRET, SECRET_KEY_FALLBACKS=[]):
+        assert http.get("whoami", ip=IP, ua=UA).json() == {"user": "alice"}
+        assert_restricted(http.get("whoami", ip="198.51.100.1", ua=UA), key)
+
+
+@override_settings()
+def test_only_the_compact_binding_reaches_the_store(http: Http) -> None:
+    key = bound_cookie_session(http, ip=IP, ua=UA)
+
+    assert set(stored(key)) == {"value", BINDING_KEY}
+    assert stored(key)[BINDING_KEY] == "1|192.0.2.7||~oACLSyCILCPONkl2FTMj1A"
+
+
+@override_settings(RESTRICTEDSESSIONS_STORE="hashed")
+def test_a_binding_matched_through_a_fallback_is_rewritten_on_a_read(http: Http) -> None:
+    with override_settings(SECRET_KEY=OLD_SECRET):
+        key = bound_cookie_session(http, ip=IP, ua=UA)
+
+    with override_settings(SECRET_KEY=NEW_SECRET, SECRET_KEY_FALLBACKS=[OLD_SECRET]):
+        assert kept(http.get("read", ip=IP, ua=UA)) == {"value": "mine"}
+        new = Policy(hashed=True, secrets=(NEW_SECRET,))
+        assert bound(stored(key)) == Binding(new.ip_token(parse_ip(IP)), ua=new.ua_token(UA))
+
+    with override_settings(SECRET_KEY=NEW_SECRET, SECRET_KEY_FALLBACKS=[]):
+        assert kept(http.get("read", ip=IP, ua=UA)) == {"value": "mine"}

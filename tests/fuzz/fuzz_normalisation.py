@@ -2,7 +2,7 @@
 
 Exercises ``restricted_sessions.addresses`` (parse_ip, first_address, client_behind_proxies,
 network_identity), ``restricted_sessions.useragents`` (normalise, bounded) and
-``binding.Policy.ip_matches`` / ``ua_matches`` on arbitrary input, and checks invariants that
+``binding.Policy.match_ip`` / ``match_ua`` on arbitrary input, and checks invariants that
 must hold for every input; any exception is a failure.
 
 Two entry points share the invariants:
@@ -130,19 +130,31 @@ def check_address(text: str, ipv4_length: int, ipv6_length: int) -> IPAddress | 
         assert addresses.network_identity(stranger, ipv4_length, ipv6_length) != identity
     for hashed in (False, True):
         policy = binding.Policy(ipv4_length=ipv4_length, ipv6_length=ipv6_length, hashed=hashed, secrets=SECRETS)
-        stored = policy.ip_value(address)
-        assert policy.ip_matches(stored, address), (text, stored)
-        assert not policy.ip_matches(stored, None)
-        assert not policy.ip_matches(None, address)
-        assert policy.is_current_form(stored)
+        stored = policy.ip_token(address)
+        assert ip_matches(policy, stored, address), (text, stored)
+        assert not ip_matches(policy, stored, None)
+        assert not ip_matches(policy, None, address)
     return address
+
+
+def ip_matches(policy: binding.Policy, stored: object, address: IPAddress | None) -> bool:
+    return policy.match_ip(stored, address) is binding.Match.YES
+
+
+def ua_matches(policy: binding.Policy, stored: object, user_agent: str | None) -> bool:
+    return policy.match_ua(stored, user_agent) is binding.Match.YES
+
+
+def legacy_ua(stored: str) -> object:
+    """A User-Agent stored raw by django-restricted-sessions 0.4, as the library reads it."""
+    return binding.Policy().read({binding.UA_SESSION_KEY: stored}.get).ua
 
 
 def check_pair(a: IPAddress | None, b: IPAddress | None, ipv4_length: int, ipv6_length: int) -> None:
     """Two addresses match exactly when they share the configured prefix."""
     for hashed in (False, True):
         policy = binding.Policy(ipv4_length=ipv4_length, ipv6_length=ipv6_length, hashed=hashed, secrets=SECRETS)
-        matches = policy.ip_matches(policy.ip_value(a), b)
+        matches = ip_matches(policy, policy.ip_token(a), b)
         expected = a is not None and b is not None and same_prefix(a, b, ipv4_length, ipv6_length)
         assert matches == expected, (a, b, ipv4_length, ipv6_length, hashed)
 
@@ -168,12 +180,13 @@ def check_user_agent(user_agent: str) -> None:
     for mode in useragents.MATCH_MODES:
         for hashed in (False, True):
             policy = binding.Policy(ua_match=mode, hashed=hashed, secrets=SECRETS)
-            value = policy.ua_value(user_agent)
+            value = policy.ua_token(user_agent)
             assert len(value) <= MAX_BOUNDED
-            assert policy.ua_matches(value, user_agent) == bool(user_agent), (user_agent, mode, hashed)
-            assert not policy.ua_matches(value, "")
-            assert not policy.ua_matches(value, None)
-            assert not policy.ua_matches(None, user_agent)
+            assert ua_matches(policy, value, user_agent), (user_agent, mode, hashed)
+            # Bound to no User-Agent: kept by requests without one, and by them only (fault 10).
+            assert ua_matches(policy, value, "") == (user_agent == ""), (user_agent, mode, hashed)
+            assert ua_matches(policy, value, None) == (user_agent == ""), (user_agent, mode, hashed)
+            assert not ua_matches(policy, None, user_agent)
 
 
 def check_user_agent_pair(a: str, b: str) -> None:
@@ -182,15 +195,15 @@ def check_user_agent_pair(a: str, b: str) -> None:
         assert useragents.bounded(a) != useragents.bounded(b), (a, b)
     for hashed in (False, True):
         exact = binding.Policy(hashed=hashed, secrets=SECRETS)
-        assert exact.ua_matches(exact.ua_value(a), b) == (bool(b) and a == b), (a, b, hashed)
+        assert ua_matches(exact, exact.ua_token(a), b) == (a == b), (a, b, hashed)
         tolerant = binding.Policy(ua_match=useragents.IGNORE_VERSIONS, hashed=hashed, secrets=SECRETS)
         same = useragents.normalise(a, useragents.IGNORE_VERSIONS) == useragents.normalise(
             b, useragents.IGNORE_VERSIONS
         )
-        assert tolerant.ua_matches(tolerant.ua_value(a), b) == (bool(b) and same), (a, b, hashed)
+        assert ua_matches(tolerant, tolerant.ua_token(a), b) == same, (a, b, hashed)
     # A value stored raw by django-restricted-sessions 0.4 keeps validating, and only for itself.
     if a and not a.startswith(DIGEST_PREFIX):
-        assert binding.Policy().ua_matches(a, b) == (bool(b) and a == b), (a, b)
+        assert ua_matches(binding.Policy(), legacy_ua(a), b) == (a == b), (a, b)
 
 
 def check_all(
@@ -282,7 +295,7 @@ def fuzz_structured(
     versioned, updated = user_agent + "/1.2", user_agent + "/3.4"
     tolerant = binding.Policy(ua_match=useragents.IGNORE_VERSIONS, secrets=SECRETS)
     opaque = len(versioned) > useragents.MAX_STORED_LENGTH
-    assert tolerant.ua_matches(tolerant.ua_value(versioned), updated) is not opaque, user_agent
+    assert ua_matches(tolerant, tolerant.ua_token(versioned), updated) is not opaque, user_agent
 
 
 # Driving it --------------------------------------------------------------------------------
