@@ -214,6 +214,18 @@ def test_with_the_hashed_store_the_cache_holds_no_address(key: str, header_http:
     assert DEFAULT_UA not in str(value)
 
 
+@override_settings(
+    CACHES={
+        "default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"},
+        "shared": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tickets"},
+    },
+    RESTRICTEDSESSIONS_CACHE="shared",
+)
+def test_tickets_live_in_the_configured_cache(key: str, header_http: Http) -> None:
+    # The default cache here forgets everything: the ticket works only from the "shared" one.
+    assert connect(ticket=get_ticket(header_http, key)).user == "alice"
+
+
 def test_async_views_issue_tickets_with_the_async_apis(key: str) -> None:
     request = RequestFactory().post("/", REMOTE_ADDR=DEFAULT_IP, HTTP_USER_AGENT=DEFAULT_UA)
     request.session = session_store(key)

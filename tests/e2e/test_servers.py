@@ -70,7 +70,7 @@ def test_the_session_works_on_every_worker(deployment: Deployment, client: Clien
         assert [(r.status_code, user_of(r)) for r in responses] == [(200, DEMO_USER)] * len(responses)
     assert client.key == key  # steady state: the key never changes
     me = client.me().json()
-    assert (me["bound_ip"], me["bound_ua"]) == ("127.0.0.1", UA)
+    assert (me["bound_ip"], me["ua_is_bound"]) == ("127.0.0.1", True)
 
 
 @pytest.mark.parametrize(
