@@ -115,8 +115,14 @@ def test_a_user_logs_in_and_browses_and_a_copied_cookie_is_refused(browser: Any,
 
         assert stolen.value.status == 400
         assert not deployment.session_exists(cookie["value"])
+        # The key stays refused for the owner too; the refusal deletes the cookie ...
+        with page.expect_response(f"{deployment.url()}/session/") as again, contextlib.suppress(PlaywrightError):
+            page.goto(f"{deployment.url()}/session/")
+        assert again.value.status == 400
+        # ... so the owner is logged out and can log in again (a new tab: this one shows an error page).
+        page = owner.new_page()
         page.goto(f"{deployment.url()}/session/")
-        assert page.url.startswith(f"{deployment.url()}/login/")  # the owner is logged out too
+        assert page.url.startswith(f"{deployment.url()}/login/")
     finally:
         owner.close()
         thief.close()
