@@ -83,11 +83,13 @@ def login(request: HttpRequest) -> HttpResponse:
 
 def login_padded(request: HttpRequest) -> HttpResponse:
     """A login that also stores what restricted_sessions binds (default settings), for a control."""
-    from bench.stacks import CHROME, Client
+    from ipaddress import ip_address
 
-    request.session.update(
-        {"user": USER, "_restrictedsessions_ip": Client().remote_addr, "_restrictedsessions_ua": CHROME}
-    )
+    from bench.stacks import CHROME, Client
+    from restricted_sessions.binding import BINDING_SESSION_KEY, Policy, Presented
+
+    binding = Policy().new_binding(Presented(ip_address(Client().remote_addr), CHROME))
+    request.session.update({"user": USER, BINDING_SESSION_KEY: binding.encode()})
     return HttpResponse("ok")
 
 

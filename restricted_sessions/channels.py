@@ -51,16 +51,21 @@ CLOSE_RESTRICTED = 4403
 #: The close code of a handshake refused because its ``?ticket=`` is forged, expired, used or moved.
 CLOSE_TICKET_REFUSED = 4401
 
+
 class WebSocketRestrictionMiddleware:
     """Check a WebSocket's session against its binding before the consumer sees the connection.
 
     Goes inside Channels' ``SessionMiddleware`` (and ``AuthMiddleware``), for example
     ``AuthMiddlewareStack(WebSocketRestrictionMiddleware(inner))``. On ``websocket`` scopes it
     applies the rules and settings of the HTTP middleware; when the IP address or User-Agent
-    changed it flushes the session (with AUTHED_ONLY: logs the user out) and refuses the
-    handshake: the server answers HTTP 403, and ``WebsocketCommunicator.connect()`` returns
-    ``(False, 4403)``. A ``?ticket=`` from :func:`issue_ticket` replaces the cookie's session.
-    Sessions are never bound here: binding happens at the HTTP login. Other scopes pass through.
+    changed it ends the session (Channels' ``logout`` when it holds a user, else a flush) and
+    refuses the handshake: the server answers HTTP 403, and ``WebsocketCommunicator.connect()``
+    returns ``(False, 4403)``. A key refused before (by this or the HTTP middleware) is refused
+    again for the session's remaining age. A ``?ticket=`` from :func:`issue_ticket` replaces the
+    cookie's session. A session is never bound here (binding happens at the HTTP login), but what
+    a check completes is saved at once: with DUAL_STACK the second address family on its first
+    use, and a part that matched only through ``SECRET_KEY_FALLBACKS``, rewritten with
+    ``SECRET_KEY``. Other scopes pass through.
     """
 
     def __init__(self, inner: ASGIApp) -> None:
@@ -78,7 +83,7 @@ class WebSocketRestrictionMiddleware:
             )
         scope = dict(scope)
         request = handshake_request(scope)
-        tickets = parse_qs(request.META["QUERY_STRING"], keep_blank_values=True).get(TICKET_PARAMETER)
+        tickets = _tickets(request)
         if tickets:
             key = await aredeem_ticket(tickets[0], request)
             if key is None:
@@ -94,7 +99,7 @@ class WebSocketRestrictionMiddleware:
         """The close code to refuse the connection with, or None to let it through."""
         session: SessionBase = scope["session"]
         config = get_config()
-        examination = await enforcement.aexamine(request, session, config)
+        examination = await enforcement.aexamine(request, _unloaded(scope, request, session), config)
         if examination is None:
             return None
         if examination.outcome.save is not None:
@@ -159,6 +164,26 @@ def handshake_request(scope: Scope) -> HttpRequest:
     if "user" in scope:
         request.user = scope["user"]
     return request
+
+
+def _unloaded(scope: Scope, request: HttpRequest, session: SessionBase) -> SessionBase:
+    """The session to examine: a fresh store when the one in the scope lost the cookie's key.
+
+    Channels' AuthMiddleware loads the session before this middleware runs, and loading a key
+    that names no session forgets the key; a fresh store for the cookie's key lets the examination
+    see a key refused before (and refuse it again). Costs a load only for such keys. A ticket's
+    session replaced the cookie's, so a connection with a ticket never falls back to the cookie.
+    """
+    if session.session_key is not None:
+        return session
+    cookie_key = scope.get("cookies", {}).get(settings.SESSION_COOKIE_NAME)
+    if not isinstance(cookie_key, str) or not cookie_key or _tickets(request):
+        return session
+    return import_module(settings.SESSION_ENGINE).SessionStore(session_key=cookie_key)  # type: ignore[no-any-return]
+
+
+def _tickets(request: HttpRequest) -> list[str]:
+    return parse_qs(request.META["QUERY_STRING"], keep_blank_values=True).get(TICKET_PARAMETER, [])
 
 
 async def _adopt_session(scope: Scope, key: str) -> None:

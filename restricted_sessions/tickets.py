@@ -5,8 +5,9 @@ key in ``X-SessionID`` asks an HTTP view for a ticket and opens the WebSocket wi
 A ticket names the session, is bound to the IP address and User-Agent that asked for it (by the
 binding rules of the settings), is valid for ``TICKET_MAX_AGE`` seconds and works once.
 
-The ticket itself is a random id, signed with a timestamp; the session key stays in Django's
-cache and never appears in a URL. Plain Django: nothing here needs Channels.
+The ticket itself is a random id, signed with a timestamp; the session key stays in the cache
+that RESTRICTEDSESSIONS_CACHE names (shared by every server process) and never appears in a URL.
+Plain Django: nothing here needs Channels.
 """
 
 from __future__ import annotations
@@ -26,14 +27,14 @@ from restricted_sessions.changes import escaped
 from restricted_sessions.clients import presented
 from restricted_sessions.conf import get_config
 
+__all__ = ["TICKET_MAX_AGE", "TICKET_PARAMETER", "aissue_ticket", "aredeem_ticket", "issue_ticket", "ticket_view"]
+
 logger = logging.getLogger("restricted_sessions")
 
 #: The query-string parameter that carries a ticket.
 TICKET_PARAMETER = "ticket"
 #: Seconds a ticket stays valid.
 TICKET_MAX_AGE = 30
-#: The cache that holds the tickets; several workers need a shared cache (Redis, Memcached).
-TICKET_CACHE = "default"
 
 _SALT = "restricted_sessions.tickets"
 _CACHE_PREFIX = "restricted_sessions:ticket:"
@@ -45,7 +46,7 @@ def issue_ticket(request: HttpRequest) -> str:
     """A ticket for the request's session; ``PermissionDenied`` when the request has none."""
     request.session.keys()  # Loads the session: an unknown key becomes None.
     ticket_id, value = _new_ticket(request)
-    caches[TICKET_CACHE].set(_CACHE_PREFIX + ticket_id, value, TICKET_MAX_AGE)
+    caches[get_config().cache_alias].set(_CACHE_PREFIX + ticket_id, value, TICKET_MAX_AGE)
     return _sign(ticket_id)
 
 
@@ -53,7 +54,7 @@ async def aissue_ticket(request: HttpRequest) -> str:
     """``issue_ticket`` for async views: uses the async session and cache APIs."""
     await request.session.akeys()
     ticket_id, value = _new_ticket(request)
-    await caches[TICKET_CACHE].aset(_CACHE_PREFIX + ticket_id, value, TICKET_MAX_AGE)
+    await caches[get_config().cache_alias].aset(_CACHE_PREFIX + ticket_id, value, TICKET_MAX_AGE)
     return _sign(ticket_id)
 
 
@@ -85,13 +86,13 @@ async def aredeem_ticket(ticket: str, request: HttpRequest) -> str | None:
         ticket_id = signing.TimestampSigner(salt=_SALT).unsign(ticket, max_age=TICKET_MAX_AGE)
     except signing.BadSignature:  # also SignatureExpired
         return None
-    cache = caches[TICKET_CACHE]
+    config = get_config()
+    cache = caches[config.cache_alias]
     cache_key = _CACHE_PREFIX + ticket_id
     value = await cache.aget(cache_key)
     # Only the request that deletes the entry may use it: two concurrent uses cannot both win.
     if not isinstance(value, dict) or not await cache.adelete(cache_key):
         return None
-    config = get_config()
     binding = parse(value.get("binding"))
     # Strictly: a ticket never binds a second address family on first use.
     outcome = decide(config.policy, binding, presented(request, config), bind_other_family=False)

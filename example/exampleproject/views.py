@@ -6,9 +6,10 @@ header on its own, so a cross-site form cannot ride on it) and enforces it for c
 
 A cookieless client therefore starts in two steps:
 
-1. ``GET /api/login/`` with neither cookie nor header. The view stores a timestamp in a new
-   session, so the response carries the new key in ``X-SessionID`` (and in a cookie, which this
-   client ignores).
+1. ``GET /api/login/`` with an empty ``X-SessionID`` (which asks for a header session). The view
+   stores a timestamp in a new session, so the response carries the new key in ``X-SessionID``
+   (and in a cookie, which this client ignores). A client that sends neither cookie nor header
+   gets the key in a cookie only, so that a browser's script never reads it.
 2. ``POST /api/login/`` with ``X-SessionID: <key>`` and a JSON body
    ``{"username": ..., "password": ...}``. A header session skips CSRF; the login cycles the key
    and the response carries the new one.
@@ -29,20 +30,29 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-# Where RestrictedSessionsMiddleware keeps the binding (the keys of django-restricted-sessions 0.4).
-SESSION_IP_KEY = "_restrictedsessions_ip"
-SESSION_UA_KEY = "_restrictedsessions_ua"
+from restricted_sessions.binding import UNBOUND
+from restricted_sessions.conf import get_config
 
 
 def session_info(request: HttpRequest) -> dict[str, Any]:
-    """What the pages and the API show: the user and what the session is bound to."""
+    """What the pages and the API show: the user and what the session is bound to.
+
+    The binding is one session key, ``_restrictedsessions`` = ``"1|<ip>|<ip2>|<ua>"``: the
+    address as text (a digest with STORE="hashed"), and a digest of the User-Agent.
+    """
     user = request.user
+    policy = get_config().policy
+    binding = policy.read(request.session.get)
+    client_ua = request.headers.get("User-Agent")
     return {
         "user": user.get_username() if user.is_authenticated else None,
-        "bound_ip": request.session.get(SESSION_IP_KEY),
-        "bound_ua": request.session.get(SESSION_UA_KEY),
+        "bound_ip": None if binding.ip is UNBOUND else binding.ip,
+        "bound_ip2": None if binding.ip2 is UNBOUND else binding.ip2,
+        "bound_ua": None if binding.ua is UNBOUND else binding.ua,
+        # Whether the bound User-Agent digest is that of this request's User-Agent.
+        "ua_is_bound": binding.ua is not UNBOUND and binding.ua == policy.ua_token(client_ua),
         "client_ip": request.META.get("REMOTE_ADDR"),
-        "client_ua": request.headers.get("User-Agent"),
+        "client_ua": client_ua,
         "header_session": request.session.csrf_exempt,  # type: ignore[attr-defined]
     }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from ipaddress import ip_address
 from typing import Any
 
 import pytest
@@ -14,17 +15,18 @@ from django.test import override_settings
 from restricted_sessions.channels import (
     CLOSE_RESTRICTED,
     RestrictedSessionsMiddleware,
+    WebSocketRestrictionMiddleware,
     handshake_request,
 )
+from restricted_sessions.conf import get_config
 from restricted_sessions.signals import session_restricted
 from tests.channels.helpers import PATH, aconnect, connect
 from tests.conftest import DEFAULT_IP, DEFAULT_UA, Http, create_session, login, stored
+from tests.restriction_helpers import IP_KEY, UA_KEY, bound, bound_cookie_session, restriction_records
 
 # Channels' database_sync_to_async closes old connections, which a test transaction cannot survive.
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.urls("tests.channels.urls")]
 
-IP_KEY = "_restrictedsessions_ip"
-UA_KEY = "_restrictedsessions_ua"
 OTHER_IP = "203.0.113.9"
 OTHER_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) OtherBrowser/2.0"
 
@@ -111,7 +113,24 @@ def test_another_user_agent_is_refused_and_the_session_flushed(key: str) -> None
 
     assert outcome == type(outcome)(False, code=CLOSE_RESTRICTED)
     assert stored(key) == {}
-    assert connect(cookie=key).user is None
+
+
+def test_a_refused_key_stays_refused(key: str) -> None:
+    # Channels' AuthMiddleware loads the session first, which forgets a key that names no session.
+    assert connect(cookie=key, ua=OTHER_UA).code == CLOSE_RESTRICTED
+
+    assert connect(cookie=key).code == CLOSE_RESTRICTED
+
+
+def test_a_key_refused_over_http_is_refused_on_the_websocket(key: str, http: Http) -> None:
+    assert http.get("read", ua=OTHER_UA).status_code == 400
+
+    assert connect(cookie=key).code == CLOSE_RESTRICTED
+
+
+def test_an_unknown_key_is_not_refused(db: None) -> None:
+    assert connect(cookie="k" * 32).accepted
+    assert connect(cookie="k" * 32).accepted
 
 
 def test_another_ip_is_refused_and_the_session_flushed(key: str) -> None:
@@ -176,9 +195,9 @@ def test_the_signal_is_sent_once_with_the_handshake(key: str, signals: list[dict
     connect(cookie=key, ua=OTHER_UA)
 
     [sent] = signals
-    assert sent["sender"] is RestrictedSessionsMiddleware
+    assert sent["sender"] is WebSocketRestrictionMiddleware
     assert sent["reason"] == "ua"
-    assert sent["stored"] == DEFAULT_UA
+    assert sent["stored"] == get_config().policy.ua_token(DEFAULT_UA)
     assert sent["current"] == OTHER_UA
     assert sent["enforced"] is True
     assert sent["request"].path == PATH
@@ -209,9 +228,102 @@ def test_report_only_logs_and_signals_but_lets_the_connection_through(
 
     assert outcome.accepted
     assert outcome.user == "alice"
-    assert stored(key)[UA_KEY] == DEFAULT_UA
+    assert bound(stored(key)).ua == get_config().policy.ua_token(DEFAULT_UA)
     assert [s["enforced"] for s in signals] == [False]
     assert "report only" in warnings_logged.text
+
+
+def test_an_anonymous_change_logs_no_user(db: None, http: Http, warnings_logged: pytest.LogCaptureFixture) -> None:
+    # The Channels copy of 1.0 logged a placeholder object here; the HTTP middleware logs None.
+    key = bound_cookie_session(http)
+
+    assert connect(cookie=key, ua=OTHER_UA).code == CLOSE_RESTRICTED
+
+    [record] = restriction_records(warnings_logged)
+    assert record.user_id is None  # type: ignore[attr-defined]
+
+
+def test_a_logged_in_change_logs_the_user_id(alice: Any, key: str, warnings_logged: pytest.LogCaptureFixture) -> None:
+    connect(cookie=key, ua=OTHER_UA)
+
+    [record] = restriction_records(warnings_logged)
+    assert record.user_id == str(alice.pk)  # type: ignore[attr-defined]
+
+
+def test_the_websocket_and_http_log_the_same_record(
+    db: None, http: Http, warnings_logged: pytest.LogCaptureFixture
+) -> None:
+    connect(cookie=bound_cookie_session(http), ua=OTHER_UA)
+    http.client.cookies.clear()
+    bound_cookie_session(http)
+    http.get("read", ua=OTHER_UA)
+
+    websocket, plain = restriction_records(warnings_logged)
+    fields = ("reason", "old_ip", "new_ip", "user_id", "enforced")
+    assert [getattr(websocket, name) for name in fields] == [getattr(plain, name) for name in fields]
+    assert websocket.getMessage().replace(PATH, "/sync/read/") == plain.getMessage()
+
+
+# What a check binds is saved at once ------------------------------------------------------------
+
+IPV6 = "2001:db8::1"
+
+
+@override_settings(RESTRICTEDSESSIONS_DUAL_STACK=True)
+def test_dual_stack_binds_the_second_family_and_saves_it(key: str, http: Http) -> None:
+    assert connect(cookie=key, ip=IPV6).accepted
+
+    assert bound(stored(key)).ip2 == IPV6
+    # Another IPv6 network (a thief) no longer gets the "first use" of the second family.
+    assert connect(cookie=key, ip="2001:db8:1::1").code == CLOSE_RESTRICTED
+    assert stored(key) == {}
+
+
+@override_settings(RESTRICTEDSESSIONS_DUAL_STACK=True)
+def test_the_second_family_bound_on_a_websocket_holds_over_http(key: str, http: Http) -> None:
+    assert connect(cookie=key, ip=IPV6).accepted
+
+    assert http.get("whoami", ip="2001:db8:1::1").status_code == 400
+
+
+@override_settings(RESTRICTEDSESSIONS_DUAL_STACK=True)
+def test_the_second_family_bound_on_a_websocket_admits_its_network_over_http(key: str, http: Http) -> None:
+    assert connect(cookie=key, ip=IPV6).accepted
+
+    assert http.get("whoami", ip="2001:db8::99").json() == {"user": "alice"}
+
+
+@override_settings(RESTRICTEDSESSIONS_DUAL_STACK=True)
+def test_a_known_second_family_writes_nothing(key: str) -> None:
+    assert connect(cookie=key, ip=IPV6).accepted
+    before = stored(key)
+
+    assert connect(cookie=key, ip=IPV6).accepted
+    assert connect(cookie=key).accepted
+
+    assert stored(key) == before
+
+
+OLD_SECRET = "restricted-sessions-old-secret-key-not-secret"
+NEW_SECRET = "restricted-sessions-new-secret-key-not-secret"
+
+
+@override_settings(RESTRICTEDSESSIONS_STORE="hashed")
+def test_a_binding_matched_through_a_fallback_key_is_rewritten(db: None, http: Http) -> None:
+    with override_settings(SECRET_KEY=OLD_SECRET):
+        key = bound_cookie_session(http)
+        old = bound(stored(key))
+
+    with override_settings(SECRET_KEY=NEW_SECRET, SECRET_KEY_FALLBACKS=[OLD_SECRET]):
+        assert connect(cookie=key).greeting == {"user": None, "value": "mine"}
+        policy = get_config().policy
+        new = bound(stored(key))
+        assert new.ip == policy.ip_token(ip_address(DEFAULT_IP)) != old.ip
+        assert new.ua == policy.ua_token(DEFAULT_UA) != old.ua
+
+    with override_settings(SECRET_KEY=NEW_SECRET, SECRET_KEY_FALLBACKS=[]):
+        assert connect(cookie=key).greeting == {"user": None, "value": "mine"}
+        assert connect(cookie=key, ip=OTHER_IP).code == CLOSE_RESTRICTED
 
 
 # AUTHED_ONLY ----------------------------------------------------------------------------------
@@ -300,6 +412,10 @@ def test_the_handshake_request_describes_the_scope() -> None:
     assert "HTTP_X_B" not in request.META
 
 
+def test_the_1_0_name_is_kept() -> None:
+    assert RestrictedSessionsMiddleware is WebSocketRestrictionMiddleware
+
+
 def test_other_scope_types_pass_through() -> None:
     seen: list[dict[str, Any]] = []
 
@@ -312,7 +428,7 @@ def test_other_scope_types_pass_through() -> None:
     async def send(message: dict[str, Any]) -> None:
         raise AssertionError("not reached")
 
-    async_to_sync(RestrictedSessionsMiddleware(inner))({"type": "http"}, receive, send)
+    async_to_sync(WebSocketRestrictionMiddleware(inner))({"type": "http"}, receive, send)
 
     assert seen == [{"type": "http"}]
 
@@ -322,7 +438,7 @@ def test_a_missing_session_middleware_is_named_in_the_error() -> None:
         raise AssertionError("not reached")
 
     with pytest.raises(ValueError, match="AuthMiddlewareStack"):
-        async_to_sync(aconnect)(application=RestrictedSessionsMiddleware(inner))
+        async_to_sync(aconnect)(application=WebSocketRestrictionMiddleware(inner))
 
 
 def test_a_client_that_leaves_before_connecting_gets_nothing(key: str) -> None:

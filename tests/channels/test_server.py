@@ -127,8 +127,8 @@ class Client:
             connection.close()
 
     def login(self) -> str:
-        """Log alice in without cookies: the key from the response's X-SessionID."""
-        status, headers, _ = self.post("/sync/login/", {"username": "alice"})
+        """Log alice in without cookies (an empty X-SessionID to start): the key the response carried."""
+        status, headers, _ = self.post("/sync/login/", {"username": "alice"}, headers={"X-SessionID": ""})
         assert status == 200
         key = headers["X-SessionID"]
         assert key
@@ -176,7 +176,8 @@ def test_another_user_agent_is_refused_with_403_and_the_session_is_gone(server: 
 
     assert outcome == Outcome(False, code=403)
     assert not server.session_exists(key)
-    assert Client(server).websocket(cookie=key).user is None
+    # A key refused once stays refused, even from the client that owned it.
+    assert Client(server).websocket(cookie=key) == Outcome(False, code=403)
 
 
 def test_another_source_address_is_refused_and_the_session_is_gone(server: Server) -> None:

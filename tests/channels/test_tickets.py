@@ -15,9 +15,11 @@ from django.core.cache import cache
 from django.core.signing import b62_encode
 from django.test import RequestFactory, override_settings
 
+from restricted_sessions.binding import UNBOUND
 from restricted_sessions.channels import CLOSE_RESTRICTED, CLOSE_TICKET_REFUSED, aissue_ticket
 from tests.channels.helpers import connect
 from tests.conftest import DEFAULT_IP, DEFAULT_UA, HEADER, Http, create_session, login, session_store, stored
+from tests.restriction_helpers import bound
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.urls("tests.channels.urls")]
 
@@ -32,8 +34,8 @@ def mode() -> str:
 
 @pytest.fixture
 def key(alice: Any, header_http: Http) -> str:
-    """Alice logged in through the header protocol (no cookies): her session key."""
-    response = login(header_http)
+    """Alice logged in through the header protocol (no cookies, an empty X-SessionID): her session key."""
+    response = login(header_http, key="")
     assert response.headers[HEADER]
     return response.headers[HEADER]
 
@@ -164,6 +166,43 @@ def test_the_tickets_session_is_still_checked(db: None, header_http: Http) -> No
     assert stored(key) == {}
 
 
+# DUAL_STACK: a ticket checks both address families strictly -----------------------------------
+
+
+@pytest.mark.parametrize(("asked_from", "redeemed_from"), [("192.0.2.1", "2001:db8::1"), ("2001:db8::1", "192.0.2.1")])
+@override_settings(RESTRICTEDSESSIONS_DUAL_STACK=True)
+def test_a_ticket_is_refused_from_the_other_family(
+    alice: Any, header_http: Http, asked_from: str, redeemed_from: str
+) -> None:
+    key = login(header_http, key="", ip=asked_from).headers[HEADER]
+    ticket = get_ticket(header_http, key, ip=asked_from)
+
+    assert connect(ticket=ticket, ip=redeemed_from).code == CLOSE_TICKET_REFUSED
+    # Nothing was bound on "first use": the other family is still free for the session's owner.
+    assert bound(stored(key)).ip2 is UNBOUND
+
+
+@override_settings(RESTRICTEDSESSIONS_DUAL_STACK=True)
+def test_a_ticket_is_refused_from_the_other_family_even_when_the_session_knows_it(
+    alice: Any, header_http: Http
+) -> None:
+    key = login(header_http, key="", ip="192.0.2.1").headers[HEADER]
+    assert header_http.get("whoami", key=key, ip="2001:db8::1").json() == {"user": "alice"}
+    assert bound(stored(key)).ip2 == "2001:db8::1"
+    ticket = get_ticket(header_http, key, ip="192.0.2.1")
+
+    assert connect(ticket=ticket, ip="2001:db8::1").code == CLOSE_TICKET_REFUSED
+
+
+@override_settings(RESTRICTEDSESSIONS_DUAL_STACK=True)
+def test_with_dual_stack_a_ticket_works_from_its_own_family(alice: Any, header_http: Http) -> None:
+    key = login(header_http, key="", ip="192.0.2.1").headers[HEADER]
+    assert header_http.get("whoami", key=key, ip="2001:db8::1").json() == {"user": "alice"}
+
+    assert connect(ticket=get_ticket(header_http, key, ip="2001:db8::1"), ip="2001:db8::1").user == "alice"
+    assert connect(ticket=get_ticket(header_http, key, ip="192.0.2.1"), ip="192.0.2.1").user == "alice"
+
+
 @override_settings(RESTRICTEDSESSIONS_STORE="hashed")
 def test_with_the_hashed_store_the_cache_holds_no_address(key: str, header_http: Http) -> None:
     get_ticket(header_http, key)
@@ -173,6 +212,18 @@ def test_with_the_hashed_store_the_cache_holds_no_address(key: str, header_http:
     [value] = [pickle.loads(v) for k, v in entries if "ticket" in k]  # noqa: S301
     assert DEFAULT_IP not in str(value)
     assert DEFAULT_UA not in str(value)
+
+
+@override_settings(
+    CACHES={
+        "default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"},
+        "shared": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tickets"},
+    },
+    RESTRICTEDSESSIONS_CACHE="shared",
+)
+def test_tickets_live_in_the_configured_cache(key: str, header_http: Http) -> None:
+    # The default cache here forgets everything: the ticket works only from the "shared" one.
+    assert connect(ticket=get_ticket(header_http, key)).user == "alice"
 
 
 def test_async_views_issue_tickets_with_the_async_apis(key: str) -> None:

@@ -45,7 +45,8 @@ class HeaderClient:
         self.key: str | None = None
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        headers = {HEADER: self.key} if self.key else {}
+        # Without a key it sends the header empty: that asks for a header session (protocol).
+        headers = {HEADER: self.key or ""}
         self.http.cookies.clear()
         response = self.http.request(method, path, headers=headers, **kwargs)
         self.http.cookies.clear()

@@ -159,11 +159,16 @@ def gunicorn_redis(
 
 @pytest.fixture(scope="session")
 def uvicorn_postgres(
-    postgres: PostgresServer, other_origin: StaticSite, workdir: Callable[[str], Path]
+    postgres: PostgresServer, redis: RedisServer, other_origin: StaticSite, workdir: Callable[[str], Path]
 ) -> Iterator[Deployment]:
-    """uvicorn, 2 workers (and one more for ::1), sessions in PostgreSQL (db engine)."""
+    """uvicorn, 2 workers (and one more for ::1), sessions in PostgreSQL (db engine).
+
+    The workers share a Redis cache, as RESTRICTEDSESSIONS_CACHE needs: it remembers refused keys.
+    """
     root = workdir("uvicorn")
-    config = deployment_settings(other_origin, SESSION_ENGINE="django.contrib.sessions.backends.db")
+    config = deployment_settings(
+        other_origin, SESSION_ENGINE="django.contrib.sessions.backends.db", REDIS_URL=redis.url(4)
+    )
     server = AppServer("uvicorn", config, root, workers=2)
 
     def start() -> AppServer:

@@ -41,8 +41,8 @@ CLIENT_PAGE = """<!doctype html>
 <script>
 // A cross-origin client of the API: no cookies, the session key kept in a variable.
 async function call(api, method, path, key, body) {
-  const headers = {};
-  if (key) headers["X-SessionID"] = key;
+  // Sent empty until the client holds a key: that asks for a header session.
+  const headers = {"X-SessionID": key || ""};
   if (body) headers["Content-Type"] = "application/json";
   const response = await fetch(api + path, {
     method, headers, credentials: "omit", body: body ? JSON.stringify(body) : undefined,
@@ -98,7 +98,7 @@ def test_a_user_logs_in_and_browses_and_a_copied_cookie_is_refused(browser: Any,
         page = owner.new_page()
         log_in_with_the_form(page, deployment)
         assert page.inner_text("#user") == DEMO_USER
-        assert page.inner_text("#bound-ua") == UA
+        assert page.inner_text("#ua-is-bound") == "yes"
         assert page.inner_text("#bound-ip") == "127.0.0.1"
         assert page.inner_text("#identified-by") == "cookie"
         for path in ["/", "/session/", "/session/"]:
@@ -115,8 +115,14 @@ def test_a_user_logs_in_and_browses_and_a_copied_cookie_is_refused(browser: Any,
 
         assert stolen.value.status == 400
         assert not deployment.session_exists(cookie["value"])
+        # The key stays refused for the owner too; the refusal deletes the cookie ...
+        with page.expect_response(f"{deployment.url()}/session/") as again, contextlib.suppress(PlaywrightError):
+            page.goto(f"{deployment.url()}/session/")
+        assert again.value.status == 400
+        # ... so the owner is logged out and can log in again (a new tab: this one shows an error page).
+        page = owner.new_page()
         page.goto(f"{deployment.url()}/session/")
-        assert page.url.startswith(f"{deployment.url()}/login/")  # the owner is logged out too
+        assert page.url.startswith(f"{deployment.url()}/login/")
     finally:
         owner.close()
         thief.close()
@@ -145,7 +151,7 @@ def test_a_page_on_another_origin_uses_the_api_through_the_header(client_page: A
     assert me["status"] == 200
     assert me["data"]["user"] == DEMO_USER
     assert me["data"]["header_session"] is True
-    assert me["data"]["bound_ua"] == UA
+    assert me["data"]["ua_is_bound"] is True
     assert me["key"] is None  # steady state: no new key
     assert deployment.session_exists(key)
 
@@ -153,6 +159,48 @@ def test_a_page_on_another_origin_uses_the_api_through_the_header(client_page: A
     assert (logged_out["status"], logged_out["key"]) == (200, "")  # empty: drop the key
     assert call("GET", "/api/me/", key)["status"] == 401
     assert not deployment.session_exists(key)
+
+
+FIRST_LOGIN = """async ([username, password]) => {
+  // The login page's own script: a CSRF token, no session yet, and fetch() with cookies.
+  const token = document.querySelector("[name=csrfmiddlewaretoken]").value;
+  const response = await fetch("/api/login/", {
+    method: "POST",
+    credentials: "same-origin",
+    headers: {"Content-Type": "application/json", "X-CSRFToken": token},
+    body: JSON.stringify({username, password}),
+  });
+  const me = await fetch("/api/me/", {credentials: "same-origin"});
+  return {
+    status: response.status,
+    key: response.headers.get("X-SessionID"),
+    exposed: [...response.headers.keys()],
+    me: me.status,
+    meKey: me.headers.get("X-SessionID"),
+    cookies: document.cookie,
+  };
+}"""
+
+
+def test_a_browsers_first_login_by_fetch_gives_script_no_key(browser: Any, deployment: Deployment) -> None:
+    # HttpOnly must hold at the first login: the key travels in the cookie only (issue 10, fault 1).
+    context = browser.new_context(user_agent=UA)
+    try:
+        page = context.new_page()
+        page.goto(f"{deployment.url()}/login/")
+        assert [c["name"] for c in context.cookies()] == ["csrftoken"]
+
+        result = page.evaluate(FIRST_LOGIN, [DEMO_USER, DEMO_PASSWORD])
+
+        assert (result["status"], result["me"]) == (200, 200)
+        assert "content-type" in result["exposed"]  # same origin: the script sees every header
+        assert (result["key"], result["meKey"]) == (None, None)
+        (cookie,) = [c for c in context.cookies() if c["name"] == COOKIE]
+        assert cookie["httpOnly"]
+        assert cookie["value"] not in result["cookies"]
+        assert deployment.session_exists(cookie["value"])
+    finally:
+        context.close()
 
 
 def test_csrf_is_still_enforced_for_cookie_sessions_from_another_origin(

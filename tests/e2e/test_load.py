@@ -94,7 +94,12 @@ def one_client(deployment: Deployment, number: int, tally: Tally) -> None:
                     tally.thefts_refused += response.status_code == 400
                     tally.sessions_ended += not deployment.session_exists(key)
             response = tally.timed(client.me)
-            expected = (401, None) if stolen_at is not None and index >= stolen_at else (200, DEMO_USER)
+            if stolen_at is None or index < stolen_at:
+                expected: tuple[int, str | None] = (200, DEMO_USER)
+            else:
+                # The owner's first request after the theft carries the refused key: refused again
+                # (400), which drops it (empty X-SessionID, or the cookie deleted); then no session.
+                expected = (400, None) if index == stolen_at else (401, None)
             if (response.status_code, user_of(response)) != expected:
                 with tally.lock:
                     tally.false_restrictions.append(
@@ -183,8 +188,9 @@ Set-up
   quarter of them connect from 127.0.0.2. {THREADS} clients run at a time, each sending
   {REQUESTS_PER_CLIENT} ``GET /api/me/`` after its login, a new connection per request.
 * Every {ordinal(STOLEN_EVERY)} client's key is stolen half-way: a thief replays it with another
-  User-Agent, or with the same User-Agent from 127.0.0.3. The owner's later requests must then
-  be answered 401 (the session is over), every other request 200 as the user.
+  User-Agent, or with the same User-Agent from 127.0.0.3. The owner's next request, with the
+  refused key, must then be answered 400 (a refused key stays refused), which tells it to drop
+  the key, and its later requests 401 (no session); every other request 200 as the user.
 
 Results
 -------
