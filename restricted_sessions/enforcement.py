@@ -8,6 +8,7 @@ The HTTP middleware (sync and async) and the Channels middleware all call these.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -41,12 +42,16 @@ __all__ = [
     "aexamine",
     "aremember_refused",
     "areport",
+    "awas_refused",
     "bind",
     "end",
     "examine",
     "remember_refused",
     "report",
+    "was_refused",
 ]
+
+logger = logging.getLogger("restricted_sessions")
 
 #: ``django.contrib.auth.SESSION_KEY``, spelled out so that sites without contrib.auth work.
 AUTH_USER_SESSION_KEY = "_auth_user_id"
@@ -107,8 +112,8 @@ def examine(request: HttpRequest, session: SessionBase, config: Config) -> Exami
     if key is None:
         return None
     data = dict(session.items())
-    if session.session_key is None and config.server_side_store:
-        if caches[config.cache_alias].get(_refused_cache_key(key)) is not None:
+    if session.session_key is None:
+        if was_refused(key, config):
             return Examination(presented(request, config), Outcome(), None, refused_before=True)
         return None
     return _save_now(session, _decide(request, config, data))
@@ -120,8 +125,8 @@ async def aexamine(request: HttpRequest, session: SessionBase, config: Config) -
     if key is None:
         return None
     data = dict(await session.aitems())
-    if session.session_key is None and config.server_side_store:
-        if await caches[config.cache_alias].aget(_refused_cache_key(key)) is not None:
+    if session.session_key is None:
+        if await awas_refused(key, config):
             return Examination(presented(request, config), Outcome(), None, refused_before=True)
         return None
     examination = _decide(request, config, data)
@@ -171,6 +176,32 @@ async def areport(request: HttpRequest, examination: Examination, config: Config
     log_receiver_errors(await session_restricted.asend_robust(**change.signal_kwargs(sender, **extra)))
 
 
+def was_refused(session_key: str, config: Config) -> bool:
+    """Whether the library refused ``session_key`` before (and its session could still live).
+
+    Asked only for a key that names no session. A cache that cannot be reached answers no: the
+    key names no session anyway, so the request is served as anonymous, as Django serves it.
+    """
+    if not config.server_side_store:
+        return False
+    try:
+        return caches[config.cache_alias].get(_refused_cache_key(session_key)) is not None
+    except Exception:
+        logger.warning("RESTRICTEDSESSIONS_CACHE cannot be read: refused keys are not recognised.", exc_info=True)
+        return False
+
+
+async def awas_refused(session_key: str, config: Config) -> bool:
+    """``was_refused`` with the cache's async API."""
+    if not config.server_side_store:
+        return False
+    try:
+        return await caches[config.cache_alias].aget(_refused_cache_key(session_key)) is not None
+    except Exception:
+        logger.warning("RESTRICTEDSESSIONS_CACHE cannot be read: refused keys are not recognised.", exc_info=True)
+        return False
+
+
 def remember_refused(session: SessionBase, config: Config) -> None:
     """Remember the session's key as refused, in RESTRICTEDSESSIONS_CACHE, for its remaining age.
 
@@ -180,13 +211,24 @@ def remember_refused(session: SessionBase, config: Config) -> None:
     """
     key = session.session_key
     if key is not None and config.server_side_store:
-        caches[config.cache_alias].set(_refused_cache_key(key), 1, session.get_expiry_age())
+        try:
+            caches[config.cache_alias].set(_refused_cache_key(key), 1, session.get_expiry_age())
+        except Exception:
+            # The session is ended all the same; only the memory of its key is lost.
+            logger.warning(
+                "RESTRICTEDSESSIONS_CACHE cannot be written: a refused key is not remembered.", exc_info=True
+            )
 
 
 async def aremember_refused(session: SessionBase, config: Config) -> None:
     key = session.session_key
     if key is not None and config.server_side_store:
-        await caches[config.cache_alias].aset(_refused_cache_key(key), 1, await session.aget_expiry_age())
+        try:
+            await caches[config.cache_alias].aset(_refused_cache_key(key), 1, await session.aget_expiry_age())
+        except Exception:
+            logger.warning(
+                "RESTRICTEDSESSIONS_CACHE cannot be written: a refused key is not remembered.", exc_info=True
+            )
 
 
 def ends_session(examination: Examination) -> bool:

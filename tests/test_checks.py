@@ -481,9 +481,9 @@ def test_every_production_option_is_off_by_default() -> None:
     from restricted_sessions.conf import get_config
 
     config = get_config()
-    assert config.trusted_proxies == ()
+    assert config.addresses.trusted == ()
     assert config.policy.ua_match == "exact"
-    assert config.policy.exempt_networks == ()
+    assert config.addresses.exempt == ()
     assert config.policy.dual_stack is False
     assert config.report_only is False
     assert config.failure_handler is None
