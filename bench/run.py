@@ -193,6 +193,12 @@ def main(argv: list[str]) -> int:
             arguments = worker_arguments(options, out, redis.url() if options.redis else None)
             environment.log(f"measuring with {python}")
             subprocess.run([python, "-m", "bench.worker", *arguments], cwd=environment.ROOT, check=True)
+            dpop = [python, "-m", "bench.dpop", "--out", str(RESULTS / "dpop.json"), "--clock", options.clock]
+            subprocess.run(
+                dpop + ["--redis-url", redis.url(2)] + (["--quick"] if options.quick else []),
+                cwd=environment.ROOT,
+                check=False,
+            )  # its goal problems are printed, not fatal
             servers = {} if options.no_servers else measure_servers(python, options, redis)
             redis_version = redis.version()
     except ServerError as error:
