@@ -1,4 +1,4 @@
-"""The restriction check alone: ``binding.check`` on prepared inputs, next to the seed's check.
+"""The restriction check alone: ``binding.decide`` on prepared inputs, next to the seed's check.
 
 Inputs are what the middleware would hold for a matching request: the stored values as the
 policy stores them, the current address already parsed. Each case is timed with ``timeit``:
@@ -23,19 +23,18 @@ INPUTS = {
     "IPv6": ("2001:db8:85a3::8a2e:370:7334", CHROME),
     "IPv4, 100 kB UA": ("203.0.113.7", HUGE_UA),
 }
-STATEMENT = (
-    "check(policy, stored_ip=stored_ip, stored_ip2=UNBOUND, stored_ua=stored_ua, "
-    "current_ip=current_ip, current_ua=current_ua)"
-)
+# What the middleware does for a matching request once the session is loaded: read the stored
+# binding (one compact value) and decide.
+STATEMENT = "decide(policy, policy.read(stored.get), Presented(current_ip, current_ua))"
 SEED_STATEMENT = "middleware.validate_ip(request, ip) and middleware.validate_ua(request)"
 
 
 def policies() -> dict[str, Any]:
-    from restricted_sessions.conf import conf
+    from restricted_sessions.conf import get_config
 
-    default = conf.policy()
+    default = get_config().policy
     with override_settings(**EVERY_OPTION):
-        every = conf.policy()
+        every = get_config().policy
     return {"default": default, "every option": every}
 
 
@@ -59,19 +58,19 @@ def run(repeat: int, seeds: bool, target: float = 0.004) -> list[dict[str, Any]]
     for policy_name, policy in policies().items():
         for input_name, (address, user_agent) in INPUTS.items():
             current_ip = parse_ip(address)
+            stored = policy.new_binding(binding.Presented(current_ip, user_agent)).encode()
             namespace = {
-                "check": binding.check,
-                "UNBOUND": binding.UNBOUND,
+                "decide": binding.decide,
+                "Presented": binding.Presented,
                 "policy": policy,
-                "stored_ip": policy.ip_value(current_ip),
-                "stored_ua": policy.ua_value(user_agent),
+                "stored": {binding.BINDING_SESSION_KEY: stored},
                 "current_ip": current_ip,
                 # A copy, so that no identity shortcut can make the comparison cheaper.
                 "current_ua": "".join(list(user_agent)),
             }
-            verdict = eval(STATEMENT, namespace)  # noqa: S307 - our own constant statement
-            if verdict.reason is not None or verdict.updates:
-                raise RuntimeError(f"{policy_name}/{input_name}: not a matching request: {verdict}")
+            outcome = eval(STATEMENT, namespace)  # noqa: S307 - our own constant statement
+            if outcome.reason is not None or outcome.save is not None:
+                raise RuntimeError(f"{policy_name}/{input_name}: not a matching request: {outcome}")
             results.append(
                 {
                     "implementation": "restricted_sessions",

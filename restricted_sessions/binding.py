@@ -216,31 +216,31 @@ class Policy:
     #: Whether a session bound to a DPoP key still gets the IP check.
     proof_key_restrict_ip: bool = True
     #: Hashed forms already computed, per (purpose, value, secret) (bounded).
-    _memo: dict[tuple[str, object, str], bytes] = field(default_factory=dict, compare=False, repr=False)
+    _memo: dict[tuple[str, object, str], str] = field(default_factory=dict, compare=False, repr=False)
 
-    def _keyed(self, purpose: str, value: str, secret: str, memo_key: object) -> bytes:
+    def _keyed(self, purpose: str, value: str, secret: str, memo_key: object) -> str:
         try:
             return self._memo[purpose, memo_key, secret]
         except KeyError:
             if len(self._memo) >= MEMO_SIZE:
                 self._memo.clear()
-            digest = self._memo[purpose, memo_key, secret] = _hmac(purpose, value, secret)
+            digest = self._memo[purpose, memo_key, secret] = _b64(_hmac(purpose, value, secret))
             return digest
 
     def _identity(self, address: IPAddress) -> str:
         return self.addresses.identity(address, self.ipv4_length, self.ipv6_length)
 
-    def _ip_hmac(self, address: IPAddress, secret: str) -> bytes:
+    def _ip_hmac(self, address: IPAddress, secret: str) -> str:
         return self._keyed("ip", self._identity(address), secret, address)
 
     def _ua_key(self, user_agent: str | None) -> str:
         return normalise(user_agent or "", self.ua_match)
 
-    def _ua_hmac(self, user_agent: str | None, secret: str) -> bytes:
+    def _ua_hmac(self, user_agent: str | None, secret: str) -> str:
         message = bounded(self._ua_key(user_agent))
         # Only short values are remembered, so junk cannot fill the memo with large strings.
         if user_agent is not None and len(user_agent) > MAX_STORED_LENGTH:
-            return _hmac("ua", message, secret)
+            return _b64(_hmac("ua", message, secret))
         return self._keyed("ua", message, secret, user_agent)
 
     # What is stored ---------------------------------------------------------------------
@@ -251,12 +251,12 @@ class Policy:
             return NEVER
         if not self.hashed:
             return str(address)
-        return f"{HASHED_MARK}{address.version}{_b64(self._ip_hmac(address, self.secrets[0]))}"
+        return f"{HASHED_MARK}{address.version}{self._ip_hmac(address, self.secrets[0])}"
 
     def ua_token(self, user_agent: str | None) -> str:
         """The stored form of a User-Agent (None and ``""``: bound to sending none)."""
         if self.hashed:
-            return HASHED_MARK + _b64(self._ua_hmac(user_agent, self.secrets[0]))
+            return HASHED_MARK + self._ua_hmac(user_agent, self.secrets[0])
         return _ua_digest(self._ua_key(user_agent))
 
     def new_binding(self, presented: Presented) -> Binding:
@@ -321,7 +321,7 @@ class Policy:
             if stored[1:2] != str(current.version):
                 return Match.NO
             digest = stored[2:]
-            return self._secret_match(lambda secret: _b64(self._ip_hmac(current, secret)) == digest)
+            return self._secret_match(lambda secret: self._ip_hmac(current, secret) == digest)
         stored_ip = parse_ip(stored)
         if stored_ip is None:
             return Match.NO
@@ -335,7 +335,7 @@ class Policy:
             return Match.NO
         if stored.startswith(HASHED_MARK):
             digest = stored[1:]
-            return self._secret_match(lambda secret: _b64(self._ua_hmac(current, secret)) == digest)
+            return self._secret_match(lambda secret: self._ua_hmac(current, secret) == digest)
         if stored.startswith(UA_DIGEST_MARK) and hmac.compare_digest(stored, _ua_digest(self._ua_key(current))):
             return Match.YES
         return Match.NO
