@@ -55,7 +55,7 @@ fi
 stamp="$venv/.demo-installed"
 fingerprint="$({ cat "$repo"/setup.py "$repo"/pyproject.toml "$repo"/setup.cfg 2>/dev/null || true; } | "$py" -c 'import hashlib, sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')"
 if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$fingerprint" ]]; then
-    "$py" -m pip install --quiet --disable-pip-version-check -e "$repo" gunicorn httpx
+    "$py" -m pip install --quiet --disable-pip-version-check -e "$repo[client]" gunicorn httpx
     echo "$fingerprint" > "$stamp"
 fi
 "$py" -c 'import django, gunicorn, httpx, restricted_sessions; print(f"Django {django.__version__}, gunicorn {gunicorn.__version__}, httpx {httpx.__version__}, restricted_sessions {restricted_sessions.__version__}")'

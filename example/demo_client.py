@@ -230,6 +230,7 @@ class Demo:
             ("c", self.step_c),
             ("d", self.step_d),
             ("e", self.step_e),
+            ("f", self.step_f),
         ]
         for name, step in steps:
             try:
@@ -389,6 +390,30 @@ class Demo:
                 HEADER not in response.headers,
                 f"a cookie session's key is never sent in {HEADER}",
             )
+
+    def step_f(self) -> None:
+        self.step("(f) A DPoP client's key is stolen: useless without the client's private key")
+        from restricted_sessions.dpop_client import DPoPSessionAuth
+
+        auth = DPoPSessionAuth()
+        with httpx.Client(base_url=self.base_url, headers={"User-Agent": API_UA}, auth=auth, timeout=15) as app:
+            response = app.post("/api/login/", json=self.credentials)
+            self.check(
+                response.status_code == 200 and bool(auth.session_key),
+                f"logged in with a DPoP proof (key thumbprint {auth.key.thumbprint()[:8]}...): {response.status_code}",
+            )
+            response = app.get("/api/me/")
+            self.check(response.status_code == 200, f"browsing with a fresh proof per request: {response.status_code}")
+        stolen = auth.session_key
+        if not stolen:
+            raise StepAborted("no session key after the DPoP login")
+        self.keys.add(stolen)
+        response = self.api("GET", "/api/me/", stolen, f"stolen {HEADER}, same UA, same IP, no proof")
+        self.check(
+            response.status_code == 401 and "invalid_dpop_proof" in response.headers.get("www-authenticate", ""),
+            f"the thief is refused: {response.status_code}, WWW-Authenticate: {response.headers.get('www-authenticate')}",
+        )
+        self.expect_gone(stolen)
 
     def check_server_log(self, path: Path) -> None:
         self.step(f"Server log ({path.name}): the restriction's warnings, no errors, no keys")

@@ -131,12 +131,22 @@ if os.environ.get("REDIS_URL"):
             "LOCATION": os.environ["REDIS_URL"],
         }
     }
-# Without REDIS_URL, Django's default per-process local-memory cache is used: the cache session
-# engine then does not share sessions between workers.
+else:
+    # Shared by every worker on this machine: refused keys, DPoP proofs (each used once) and
+    # WebSocket tickets must be seen by all of them. A per-process local-memory cache would not be.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": os.environ.get("CACHE_DIR") or str(BASE_DIR / ".cache"),
+        }
+    }
 
 SESSION_ENGINE = os.environ.get("SESSION_ENGINE", "django.contrib.sessions.backends.db")
 SESSION_SAVE_EVERY_REQUEST = env_value("SESSION_SAVE_EVERY_REQUEST", False)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = env_value("SESSION_EXPIRE_AT_BROWSER_CLOSE", False)
+
+# DPoP (RFC 9449): a header client that logs in with a proof is bound to its key. The demo shows it.
+RESTRICTEDSESSIONS_DPOP = "optional"
 
 # RESTRICTEDSESSIONS_* from the environment; the library's defaults apply to the others.
 for _name in sorted(os.environ):
