@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from dataclasses import replace
 
 from django.core import signing
 from django.core.cache import caches
@@ -22,10 +23,11 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_POST
 
-from restricted_sessions.binding import REASON_IP, decide, parse
+from restricted_sessions.binding import REASON_IP, UNBOUND, decide, parse
 from restricted_sessions.changes import escaped
 from restricted_sessions.clients import presented
 from restricted_sessions.conf import get_config
+from restricted_sessions.proofs import PROOF_ATTRIBUTE
 
 __all__ = ["TICKET_MAX_AGE", "TICKET_PARAMETER", "aissue_ticket", "aredeem_ticket", "issue_ticket", "ticket_view"]
 
@@ -104,6 +106,10 @@ async def aredeem_ticket(ticket: str, request: HttpRequest) -> str | None:
             extra={"reason": outcome.reason, "path": escaped(request.path)},
         )
         return None
+    if binding.jkt is not UNBOUND:
+        # The ticket was asked for with a valid DPoP proof: the WebSocket, which cannot send one,
+        # presents that proof's key through the ticket.
+        setattr(request, PROOF_ATTRIBUTE, binding.jkt)
     return str(value["key"])
 
 
@@ -113,7 +119,8 @@ def _new_ticket(request: HttpRequest) -> tuple[str, dict[str, str]]:
         raise PermissionDenied("A ticket needs a session.")
     config = get_config()
     # The binding's stored form: hashed with STORE="hashed", so the cache holds no address.
-    binding = config.policy.new_binding(presented(request, config))
+    client = presented(request, config)
+    binding = replace(config.policy.new_binding(client), jkt=UNBOUND if client.jkt is None else client.jkt)
     return secrets.token_urlsafe(24), {"key": key, "binding": binding.encode()}
 
 

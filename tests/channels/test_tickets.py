@@ -260,3 +260,29 @@ def test_without_auth_middleware_the_ticket_still_names_the_session(key: str, he
 
     assert [scope["session"].session_key for scope in seen] == [key, key]
     assert all("user" not in scope for scope in seen)
+
+
+# DPoP-bound header sessions --------------------------------------------------------------------
+
+
+@override_settings(RESTRICTEDSESSIONS_DPOP="optional")
+def test_a_dpop_bound_session_takes_its_proof_to_the_websocket_through_the_ticket(alice: Any) -> None:
+    import httpx
+    from django.core.wsgi import get_wsgi_application
+
+    from restricted_sessions.dpop_client import DPoPSessionAuth
+
+    auth = DPoPSessionAuth()
+    transport = httpx.WSGITransport(app=get_wsgi_application(), remote_addr=DEFAULT_IP)
+    with httpx.Client(transport=transport, base_url="http://testserver", headers={"User-Agent": DEFAULT_UA}) as site:
+        assert site.post("/sync/login/", data={"username": "alice"}, auth=auth).status_code == 200
+        assert bound(stored(auth.session_key or "")).jkt == auth.key.thumbprint()
+        response = site.post("/ws-ticket/", auth=auth)
+        assert response.status_code == 200
+
+        outcome = connect(ticket=response.json()["ticket"])
+
+        assert outcome.accepted
+        assert outcome.user == "alice"
+        # The stolen key without the private key gets no ticket.
+        assert site.post("/ws-ticket/", headers={HEADER: auth.session_key or ""}).status_code == 401
