@@ -60,8 +60,11 @@ class RestrictedSessionsMiddleware:
             if examination is not None and _changed(examination):
                 setattr(request, REQUEST_ATTRIBUTE, examination)
                 if examination.refused_before or not _looks_exempt(request):
-                    return self.refuse(request, session, examination, config)
-                setattr(request, PENDING_ATTRIBUTE, True)
+                    refusal = self.refuse(request, session, examination, config)
+                    if refusal is not None:
+                        return refusal
+                else:
+                    setattr(request, PENDING_ATTRIBUTE, True)
             elif examination is not None:
                 setattr(request, REQUEST_ATTRIBUTE, examination)
         response = self.get_response(request)
@@ -88,8 +91,11 @@ class RestrictedSessionsMiddleware:
             if examination is not None and _changed(examination):
                 setattr(request, REQUEST_ATTRIBUTE, examination)
                 if examination.refused_before or not _looks_exempt(request):
-                    return await self.arefuse(request, session, examination, config)
-                setattr(request, PENDING_ATTRIBUTE, True)
+                    refusal = await self.arefuse(request, session, examination, config)
+                    if refusal is not None:
+                        return refusal
+                else:
+                    setattr(request, PENDING_ATTRIBUTE, True)
             elif examination is not None:
                 setattr(request, REQUEST_ATTRIBUTE, examination)
         response = await self.get_response(request)
