@@ -9,8 +9,9 @@ class RestrictedSessionsConfig(AppConfig):
     verbose_name = "Restricted sessions"
 
     def ready(self) -> None:
-        from restricted_sessions.checks import check_middleware, check_redirect_view, check_settings
+        from restricted_sessions.checks import check_dbsc_urls, check_middleware, check_redirect_view, check_settings
 
         register(Tags.security)(check_settings)
         register(Tags.security)(check_middleware)
         register(Tags.urls)(check_redirect_view)
+        register(Tags.urls)(check_dbsc_urls)
