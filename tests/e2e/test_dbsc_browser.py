@@ -10,12 +10,7 @@ within the test. The site logs each request; DevTools reports the browser's DBSC
 
 from __future__ import annotations
 
-import base64
-import datetime
-import hashlib
-import ipaddress
 import json
-import os
 import ssl
 import sys
 import time
@@ -27,12 +22,9 @@ from typing import Any
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
-from tests.e2e.servers import REPO, Process, ServerError, free_port, program, run, wait_until
+from tests.e2e.dbsc_site.launch import migrate, self_signed, site_env
+from tests.e2e.servers import REPO, Process, ServerError, free_port, program, wait_until
 
 try:
     from playwright.sync_api import sync_playwright
@@ -61,52 +53,6 @@ class Site:
         return ssl.create_default_context(cafile=str(self.cert))
 
 
-def self_signed(directory: Path) -> tuple[Path, Path, str]:
-    """A certificate for localhost and 127.0.0.1, its key, and the base64 SHA-256 of its SPKI."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    spki = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return cert_path, key_path, base64.b64encode(hashlib.sha256(spki).digest()).decode()
-
-
-def site_env(root: Path, log: Path, name: str, **more: str) -> dict[str, str]:
-    """The environment of a server of tests/e2e/dbsc_site."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "DBSC_SITE_"))}
-    env.update(
-        DJANGO_SETTINGS_MODULE="tests.e2e.dbsc_site.settings",
-        DBSC_SITE_ROOT=str(root),
-        DBSC_SITE_LOG=str(log),
-        DBSC_SITE_NAME=name,
-        DBSC_SITE_COOKIE_AGE=str(COOKIE_AGE),
-        PYTHONPATH=str(REPO),
-        **more,
-    )
-    env.pop("PYTHONDEVMODE", None)
-    return env
-
-
-def migrate(env: dict[str, str]) -> None:
-    run([sys.executable, "-m", "django", "migrate", "--noinput", "--verbosity", "0"], "migrate the DBSC site",
-        env=env, cwd=REPO)
-
-
 @pytest.fixture(scope="module")
 def site(workdir: Callable[[str], Path]) -> Iterator[Site]:
     """tests/e2e/dbsc_site on uvicorn with TLS: the library's middleware, SQLite, sessions in files."""
@@ -115,7 +61,7 @@ def site(workdir: Callable[[str], Path]) -> Iterator[Site]:
     log = root / "requests.log"
     log.touch()
     port = free_port()
-    env = site_env(root, log, "uvicorn")
+    env = site_env(root, log, "uvicorn", COOKIE_AGE)
     found = Site(f"https://localhost:{port}", cert, spki, log)
     server: Process | None = None
     try:
