@@ -12,11 +12,12 @@ class RestrictedSessionsConfig(AppConfig):
 
     def ready(self) -> None:
         from restricted_sessions import deploy
-        from restricted_sessions.checks import check_middleware, check_redirect_view, check_settings
+        from restricted_sessions.checks import check_dbsc_urls, check_middleware, check_redirect_view, check_settings
 
         register(Tags.security)(check_settings)
         register(Tags.security)(check_middleware)
         register(Tags.urls)(check_redirect_view)
+        register(Tags.urls)(check_dbsc_urls)
         # So that Django's own deploy checks recognise this package's middleware (issue 10, item 17).
         deploy.install()
         register(Tags.security, deploy=True)(deploy.check_deploy_helpers)

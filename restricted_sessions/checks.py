@@ -19,12 +19,14 @@ from django.utils.module_loading import import_string
 
 from restricted_sessions.conf import PREFIX, problems, raw_settings
 
-__all__ = ["check_middleware", "check_redirect_view", "check_settings", "raise_on_misconfiguration"]
+__all__ = ["check_dbsc_urls", "check_middleware", "check_redirect_view", "check_settings", "raise_on_misconfiguration"]
 
 DJANGO_SESSION_MIDDLEWARE = "django.contrib.sessions.middleware.SessionMiddleware"
 SESSION_MIDDLEWARE = "restricted_sessions.middleware.SessionMiddleware"
 RESTRICTION_MIDDLEWARE = "restricted_sessions.middleware.RestrictedSessionsMiddleware"
 SIGNED_COOKIES_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+#: The namespace of restricted_sessions.dbsc.urls and async_urls (``app_name``).
+DBSC_URL_NAMESPACE = "restricted_sessions_dbsc"
 
 
 def check_settings(**kwargs: Any) -> list[CheckMessage]:
@@ -143,6 +145,28 @@ def check_redirect_view(**kwargs: Any) -> list[CheckMessage]:
                 f"{PREFIX}REDIRECT_VIEW {redirect_view!r} cannot be reversed.",
                 hint="Name a URL pattern that takes no arguments, or set it to None.",
                 id="restricted_sessions.E010",
+            )
+        ]
+    return []
+
+
+def check_dbsc_urls(**kwargs: Any) -> list[CheckMessage]:
+    """With DBSC on, check that its registration and refresh endpoints are routed (``reverse``).
+
+    Needs the URLconf, so only here: a login would otherwise fail when it invites the browser.
+    """
+    if raw_settings()["DBSC"] is not True:
+        return []
+    try:
+        for name in ("registration", "refresh"):
+            reverse(f"{DBSC_URL_NAMESPACE}:{name}")
+    except NoReverseMatch:
+        return [
+            Error(
+                f"{PREFIX}DBSC is on but its endpoints are not routed.",
+                hint='Add path("dbsc/", include("restricted_sessions.dbsc.urls")) to your URLconf '
+                "(or restricted_sessions.dbsc.async_urls under ASGI).",
+                id="restricted_sessions.E025",
             )
         ]
     return []

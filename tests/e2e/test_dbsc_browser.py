@@ -1,6 +1,7 @@
 """DBSC in a real browser: Debian's Chromium against the DBSC endpoints over HTTPS on loopback.
 
-The site (tests/e2e/dbsc_site) runs on uvicorn with TLS and a self-signed certificate for localhost,
+The site (tests/e2e/dbsc_site, with the library's SessionMiddleware and RestrictedSessionsMiddleware)
+runs on uvicorn with TLS and a self-signed certificate for localhost,
 which Chromium accepts through ``--ignore-certificate-errors-spki-list`` (DBSC stays off over plain
 HTTP and with ``--ignore-certificate-errors``). The switches enable DBSC with software keys, as the
 probe in shared/probes/dbsc-chromium found. Bound cookies live 4 seconds so that refreshes happen
@@ -9,12 +10,7 @@ within the test. The site logs each request; DevTools reports the browser's DBSC
 
 from __future__ import annotations
 
-import base64
-import datetime
-import hashlib
-import ipaddress
 import json
-import os
 import ssl
 import sys
 import time
@@ -26,11 +22,8 @@ from typing import Any
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
+from tests.e2e.dbsc_site.launch import migrate, self_signed, site_env
 from tests.e2e.servers import REPO, Process, ServerError, free_port, program, wait_until
 
 try:
@@ -60,57 +53,27 @@ class Site:
         return ssl.create_default_context(cafile=str(self.cert))
 
 
-def self_signed(directory: Path) -> tuple[Path, Path, str]:
-    """A certificate for localhost and 127.0.0.1, its key, and the base64 SHA-256 of its SPKI."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    spki = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return cert_path, key_path, base64.b64encode(hashlib.sha256(spki).digest()).decode()
-
-
 @pytest.fixture(scope="module")
 def site(workdir: Callable[[str], Path]) -> Iterator[Site]:
+    """tests/e2e/dbsc_site on uvicorn with TLS: the library's middleware, SQLite, sessions in files."""
     root = workdir("dbsc-site")
     cert, key, spki = self_signed(root)
-    (root / "sessions").mkdir()
     log = root / "requests.log"
     log.touch()
     port = free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.e2e.dbsc_site.settings",
-        "DBSC_SITE_SESSIONS": str(root / "sessions"),
-        "DBSC_SITE_LOG": str(log),
-        "DBSC_SITE_COOKIE_AGE": str(COOKIE_AGE),
-        "PYTHONPATH": str(REPO),
-    }
-    server = Process(
-        "uvicorn (TLS)",
-        [sys.executable, "-m", "uvicorn", "tests.e2e.dbsc_site.asgi:application", "--host", "127.0.0.1",
-         "--port", str(port), "--ssl-certfile", str(cert), "--ssl-keyfile", str(key), "--lifespan", "off",
-         "--no-access-log", "--timeout-graceful-shutdown", "2"],
-        root / "uvicorn.log", env=env, cwd=REPO,
-    )
+    env = site_env(root, log, "uvicorn", COOKIE_AGE)
     found = Site(f"https://localhost:{port}", cert, spki, log)
+    server: Process | None = None
     try:
         try:
+            migrate(env)
+            server = Process(
+                "uvicorn (TLS)",
+                [sys.executable, "-m", "uvicorn", "tests.e2e.dbsc_site.asgi:application", "--host", "127.0.0.1",
+                 "--port", str(port), "--ssl-certfile", str(cert), "--ssl-keyfile", str(key), "--lifespan", "off",
+                 "--no-access-log", "--timeout-graceful-shutdown", "2"],
+                root / "uvicorn.log", env=env, cwd=REPO,
+            )
             wait_until(
                 lambda: httpx.get(f"{found.origin}/healthz/", verify=found.tls(), timeout=2).status_code == 200,
                 "the DBSC site on uvicorn with TLS", server,
@@ -119,7 +82,8 @@ def site(workdir: Callable[[str], Path]) -> Iterator[Site]:
             pytest.fail(str(exc), pytrace=False)
         yield found
     finally:
-        server.stop()
+        if server is not None:
+            server.stop()
 
 
 @pytest.fixture
@@ -169,6 +133,8 @@ def test_chromium_registers_refreshes_and_stops_after_logout_while_a_copied_cook
         # Log in: the response invites registration, the browser registers its key at once.
         assert page.goto(f"{site.origin}/login/").status == 200
         wait_for(page, lambda: any(e["path"] == "/dbsc/registration/" for e in site.entries()), "the registration")
+        (login,) = [e for e in site.entries() if e["path"] == "/login/"]
+        assert login["registration"]  # the engine's invitation, on the login response
         (registration,) = [e for e in site.entries() if e["path"] == "/dbsc/registration/"]
         assert (registration["method"], registration["status"], registration["proof"]) == ("POST", 200, True)
         session_id = json.loads(registration["body"])["session_identifier"]
@@ -190,6 +156,7 @@ def test_chromium_registers_refreshes_and_stops_after_logout_while_a_copied_cook
             wait_for(page, partial(refreshed_since, site, before), "a refresh")
         assert all(e["status"] == 200 and e["session_id"] == session_id for e in refreshes(site.entries()))
         assert not [e for e in site.entries() if e["status"] == 403 and not e["path"].startswith("/dbsc/")]
+        assert all(e["bound_cookie"] for e in site.entries() if e["path"] == "/page/")
 
         # The long-lived session cookie alone, in httpx or another browser profile: refused.
         stolen = httpx.get(f"{site.origin}/page/", cookies={"sessionid": session_cookie["value"]}, verify=site.tls())
