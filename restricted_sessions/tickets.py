@@ -97,7 +97,8 @@ async def aredeem_ticket(ticket: str, request: HttpRequest) -> str | None:
         return None
     binding = parse(value.get("binding"))
     # Strictly: a ticket never binds a second address family on first use.
-    outcome = decide(config.policy, binding, presented(request, config), bind_other_family=False)
+    # The ticket stands for the proof it was asked with: only the address and User-Agent are compared.
+    outcome = decide(config.policy, replace(binding, jkt=UNBOUND), presented(request, config), bind_other_family=False)
     if outcome.reason is not None:
         logger.warning(
             "WebSocket ticket refused: the %s differs from the client that asked for it (path %s).",
