@@ -173,6 +173,23 @@ def problems(values: dict[str, Any]) -> list[Problem]:
             'pip install "restricted_sessions[dbsc]"',
             "E019",
         )
+    if values["DPOP"] not in DPOP_MODES:
+        problem = f"must be one of {DPOP_MODES}, not {values['DPOP']!r}"
+        error("DPOP", problem, "Use 'optional' to bind the sessions of clients that present DPoP proofs.", "E020")
+    elif values["DPOP"] != "off" and not _importable("joserfc"):
+        problem = "needs the JOSE library joserfc, which is not installed"
+        error("DPOP", problem, 'pip install "restricted_sessions[dpop]"', "E019")
+    algorithms = values["DPOP_ALGORITHMS"]
+    if (
+        not isinstance(algorithms, list | tuple)
+        or not algorithms
+        or any(algorithm not in DPOP_SUPPORTED_ALGORITHMS for algorithm in algorithms)
+    ):
+        problem = f"must be a non-empty list drawn from {DPOP_SUPPORTED_ALGORITHMS}, not {algorithms!r}"
+        error("DPOP_ALGORITHMS", problem, "Use ['ES256', 'EdDSA'] (the default).", "E021")
+    if not _is_int_in(values["DPOP_IAT_LEEWAY"], 1, 3600):
+        problem = f"must be an integer from 1 to 3600 (seconds), not {values['DPOP_IAT_LEEWAY']!r}"
+        error("DPOP_IAT_LEEWAY", problem, "Use 60 (the default): proofs older or newer than that are refused.", "E022")
     return found
 
 
