@@ -177,9 +177,20 @@ def test_every_setting_named_in_the_docs_exists() -> None:
         assert named <= set(DEFAULTS), f"{page.name} names unknown settings: {named - set(DEFAULTS)}"
 
 
+def _check_ids_in_code() -> set[str]:
+    """Every check id the package can report: ``restricted_sessions.E008`` written out (checks.py,
+    deploy.py) or ``"E001"`` passed to ``conf.problems``' helper, in any module of the package."""
+    found: set[str] = set()
+    for module in (ROOT / "restricted_sessions").rglob("*.py"):
+        source = module.read_text(encoding="utf-8")
+        found |= set(re.findall(r"restricted_sessions\.[EW]\d{3}", source))
+        found |= {f"restricted_sessions.{short}" for short in re.findall(r"[\"']([EW]\d{3})[\"']", source)}
+    return found
+
+
 def test_the_system_check_table_lists_every_check_id() -> None:
-    source = (ROOT / "restricted_sessions" / "checks.py").read_text(encoding="utf-8")
-    in_code = set(re.findall(r"restricted_sessions\.[EW]\d{3}", source))
+    in_code = _check_ids_in_code()
+    assert {"restricted_sessions.E001", "restricted_sessions.E010", "restricted_sessions.W004"} <= in_code
     table = (DOCS / "settings.rst").read_text(encoding="utf-8").partition("System checks\n=====")[2]
     in_table = set(re.findall(r"^   \* - ``(restricted_sessions\.[EW]\d{3})``$", table, re.MULTILINE))
     assert in_table == in_code
