@@ -437,10 +437,10 @@ def test_the_api_page_documents_exactly_every_modules_all() -> None:
     )
     for module, names in modules_with_all.items():
         assert documented.get(module, set()) == set(names), f"api.rst vs {module}.__all__"
-    for module, names in documented.items():
-        path = _module_path(module)
-        assert path is not None
-        assert names <= _top_level_names(path), f"api.rst documents names {module} does not define"
+    for module, described in documented.items():
+        source = _module_path(module)
+        assert source is not None
+        assert described <= _top_level_names(source), f"api.rst documents names {module} does not define"
 
 
 def test_the_api_pages_class_members_exist() -> None:
