@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,11 @@ release = restricted_sessions.__version__
 version = ".".join(release.split(".")[:2])
 
 extensions = ["sphinx.ext.autodoc"]
+# The API page documents the optional integrations too; where an extra is not installed, autodoc
+# imports the module against a stand-in instead of failing.
+autodoc_mock_imports = [
+    name for name in ("channels", "ninja", "httpx", "joserfc", "cryptography") if importlib.util.find_spec(name) is None
+]
 exclude_patterns = ["_build"]
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"

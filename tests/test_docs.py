@@ -177,9 +177,20 @@ def test_every_setting_named_in_the_docs_exists() -> None:
         assert named <= set(DEFAULTS), f"{page.name} names unknown settings: {named - set(DEFAULTS)}"
 
 
+def _check_ids_in_code() -> set[str]:
+    """Every check id the package can report: ``restricted_sessions.E008`` written out (checks.py,
+    deploy.py) or ``"E001"`` passed to ``conf.problems``' helper, in any module of the package."""
+    found: set[str] = set()
+    for module in (ROOT / "restricted_sessions").rglob("*.py"):
+        source = module.read_text(encoding="utf-8")
+        found |= set(re.findall(r"restricted_sessions\.[EW]\d{3}", source))
+        found |= {f"restricted_sessions.{short}" for short in re.findall(r"[\"']([EW]\d{3})[\"']", source)}
+    return found
+
+
 def test_the_system_check_table_lists_every_check_id() -> None:
-    source = (ROOT / "restricted_sessions" / "checks.py").read_text(encoding="utf-8")
-    in_code = set(re.findall(r"restricted_sessions\.[EW]\d{3}", source))
+    in_code = _check_ids_in_code()
+    assert {"restricted_sessions.E001", "restricted_sessions.E010", "restricted_sessions.W004"} <= in_code
     table = (DOCS / "settings.rst").read_text(encoding="utf-8").partition("System checks\n=====")[2]
     in_table = set(re.findall(r"^   \* - ``(restricted_sessions\.[EW]\d{3})``$", table, re.MULTILINE))
     assert in_table == in_code
@@ -357,3 +368,95 @@ def test_every_page_is_in_the_toctree() -> None:
         entries += [line.strip() for line in toctree.splitlines() if line.strip() and not line.strip().startswith(":")]
     pages = {page.stem for page in DOCS.glob("*.rst")} - {"index"}
     assert sorted(entries) == sorted(pages)
+
+
+# (4) The API page documents exactly each module's __all__ ----------------------------------
+
+PACKAGE = ROOT / "restricted_sessions"
+API_DIRECTIVE = re.compile(
+    r"^\.\. (?:auto)?(?:class|function|data|exception|attribute|method|decorator):: (restricted_sessions[\w.]*)$",
+    re.MULTILINE,
+)
+
+
+def _module_path(dotted: str) -> Path | None:
+    relative = Path(*dotted.split("."))
+    for candidate in (ROOT / relative.with_suffix(".py"), ROOT / relative / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _public_names(module: Path) -> list[str] | None:
+    """The module's ``__all__`` (read from its source, so optional extras need not be installed)."""
+    for node in ast.parse(module.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and any(getattr(target, "id", None) == "__all__" for target in node.targets):
+            names: list[str] = ast.literal_eval(node.value)
+            return names
+    return None
+
+
+def _top_level_names(module: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.parse(module.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names |= {target.id for target in node.targets if isinstance(target, ast.Name)}
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+        elif isinstance(node, ast.ImportFrom | ast.Import):
+            names |= {alias.asname or alias.name.partition(".")[0] for alias in node.names}
+    return names
+
+
+def _documented_api() -> dict[str, set[str]]:
+    """``{module: {name, ...}}`` of every object the API page describes (module-level names)."""
+    documented: dict[str, set[str]] = {}
+    for dotted in API_DIRECTIVE.findall((DOCS / "api.rst").read_text(encoding="utf-8")):
+        parts = dotted.split(".")
+        for split in range(len(parts) - 1, 0, -1):
+            module = ".".join(parts[:split])
+            if _module_path(module) is not None:
+                documented.setdefault(module, set()).add(parts[split])
+                break
+        else:
+            raise AssertionError(f"api.rst documents {dotted}, which is in no module of the package")
+    return documented
+
+
+def test_the_api_page_documents_exactly_every_modules_all() -> None:
+    documented = _documented_api()
+    modules_with_all: dict[str, list[str]] = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        names = _public_names(path)
+        if names:
+            modules_with_all[".".join(path.relative_to(ROOT).with_suffix("").parts)] = names
+    assert {"restricted_sessions.binding", "restricted_sessions.conf", "restricted_sessions.dpop"} <= set(
+        modules_with_all
+    )
+    for module, names in modules_with_all.items():
+        assert documented.get(module, set()) == set(names), f"api.rst vs {module}.__all__"
+    for module, described in documented.items():
+        source = _module_path(module)
+        assert source is not None
+        assert described <= _top_level_names(source), f"api.rst documents names {module} does not define"
+
+
+def test_the_api_pages_class_members_exist() -> None:
+    text = (DOCS / "api.rst").read_text(encoding="utf-8")
+    for dotted, members in re.findall(r"^\.\. autoclass:: ([\w.]+)\n   :members: (.+)$", text, re.MULTILINE):
+        module, _, name = dotted.rpartition(".")
+        cls = getattr(importlib.import_module(module), name)
+        for member in members.split(","):
+            assert hasattr(cls, member.strip()), f"{dotted}.{member.strip()} does not exist"
+
+
+def test_the_module_map_lists_every_module() -> None:
+    text = (DOCS / "api.rst").read_text(encoding="utf-8")
+    mapped = re.findall(r"^ *\* ``(restricted_sessions[\w.]*)``: \S", text.partition("Module map\n")[2], re.MULTILINE)
+    modules = {
+        ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for path in PACKAGE.rglob("*.py")
+    }
+    assert sorted(mapped) == sorted(modules)
