@@ -488,3 +488,44 @@ def test_every_production_option_is_off_by_default() -> None:
     assert config.report_only is False
     assert config.failure_handler is None
     assert config.hashed is False
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "check_id"),
+    [
+        ("DPOP", "on", "restricted_sessions.E020"),
+        ("DPOP", True, "restricted_sessions.E020"),
+        ("DPOP_ALGORITHMS", [], "restricted_sessions.E021"),
+        ("DPOP_ALGORITHMS", "ES256", "restricted_sessions.E021"),
+        ("DPOP_ALGORITHMS", ["ES256", "HS256"], "restricted_sessions.E021"),
+        ("DPOP_ALGORITHMS", ["none"], "restricted_sessions.E021"),
+        ("DPOP_IAT_LEEWAY", 0, "restricted_sessions.E022"),
+        ("DPOP_IAT_LEEWAY", 3601, "restricted_sessions.E022"),
+        ("DPOP_IAT_LEEWAY", "60", "restricted_sessions.E022"),
+        ("DPOP_IAT_LEEWAY", True, "restricted_sessions.E022"),
+        ("DPOP_NONCE", "yes", "restricted_sessions.E001"),
+        ("DPOP_RESTRICT_IP", 0, "restricted_sessions.E001"),
+    ],
+)
+def test_a_dpop_setting_that_cannot_work_is_an_error(name: str, value: Any, check_id: str) -> None:
+    from restricted_sessions.checks import check_settings
+
+    with override_settings(**{f"RESTRICTEDSESSIONS_{name}": value}):
+        assert [message.id for message in check_settings()] == [check_id]
+
+
+@pytest.mark.parametrize(("value", "leeway"), [("optional", 1), ("required", 3600)])
+def test_valid_dpop_settings_pass(value: str, leeway: int) -> None:
+    from restricted_sessions.checks import check_settings
+
+    with override_settings(RESTRICTEDSESSIONS_DPOP=value, RESTRICTEDSESSIONS_DPOP_IAT_LEEWAY=leeway):
+        assert check_settings() == []
+
+
+def test_dpop_without_joserfc_is_an_error_at_start_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    from restricted_sessions import conf
+    from restricted_sessions.checks import check_settings
+
+    monkeypatch.setattr(conf, "_importable", lambda module: module != "joserfc")
+    with override_settings(RESTRICTEDSESSIONS_DPOP="optional"):
+        assert [message.id for message in check_settings()] == ["restricted_sessions.E019"]
