@@ -411,7 +411,8 @@ class Demo:
         response = self.api("GET", "/api/me/", stolen, f"stolen {HEADER}, same UA, same IP, no proof")
         self.check(
             response.status_code == 401 and "invalid_dpop_proof" in response.headers.get("www-authenticate", ""),
-            f"the thief is refused: {response.status_code}, WWW-Authenticate: {response.headers.get('www-authenticate')}",
+            f"the thief is refused: {response.status_code}, "
+            f"WWW-Authenticate: {response.headers.get('www-authenticate')}",
         )
         self.expect_gone(stolen)
 

@@ -102,7 +102,7 @@ def test_djangos_answer_is_kept_for_classes_that_are_not_ours() -> None:
 
 def test_the_helpers_are_wrapped_once() -> None:
     deploy.install()
-    for helper in (csrf._csrf_middleware, sessions._session_middleware):
+    for helper in (csrf._csrf_middleware, sessions._session_middleware):  # type: ignore[attr-defined]
         original = getattr(helper, deploy.WRAPPED)
         assert not hasattr(original, deploy.WRAPPED)
         assert original.__module__ in ("django.core.checks.security.csrf", "django.core.checks.security.sessions")

@@ -39,7 +39,7 @@ class Site:
         if kind == "wsgi":
             self.transport: Any = httpx.WSGITransport(app=get_wsgi_application(), remote_addr=ip)
         else:
-            self.transport = httpx.ASGITransport(app=get_asgi_application(), client=(ip, 1234))
+            self.transport = httpx.ASGITransport(app=get_asgi_application(), client=(ip, 1234))  # type: ignore[arg-type]
 
     def request(self, method: str, path: str, *, auth: httpx.Auth | None = None, **kwargs: Any) -> httpx.Response:
         headers = {"User-Agent": DEFAULT_UA, **kwargs.pop("headers", {})}

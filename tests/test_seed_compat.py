@@ -8,9 +8,9 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from django.contrib.sessions.backends.db import SessionStore
@@ -62,6 +62,7 @@ SEED_TESTS = {
     "test_without_remote_addr_with_custom_key",
     "test_without_session",
 }
+F = TypeVar("F", bound=Callable[..., Any])
 RESTRICTION = "restricted_sessions.middleware.RestrictedSessionsMiddleware"
 
 
@@ -139,10 +140,11 @@ def _in_event_loop() -> bool:
     return True
 
 
-def with_restriction(path: str) -> Any:
+def with_restriction(path: str) -> Callable[[F], F]:
     from django.conf import settings
 
-    return override_settings(MIDDLEWARE=[path if entry == RESTRICTION else entry for entry in settings.MIDDLEWARE])
+    middleware = [path if entry == RESTRICTION else entry for entry in settings.MIDDLEWARE]
+    return override_settings(MIDDLEWARE=middleware)
 
 
 @with_restriction(f"{__name__}.LenientIpMiddleware")
@@ -322,7 +324,7 @@ def test_every_django_session_header_path_in_the_docs_imports(path: Path) -> Non
 def test_django_session_header_has_no_app_and_no_template_tag() -> None:
     import importlib.util
 
-    import django_session_header
+    import django_session_header  # type: ignore[import-untyped]
 
     package = Path(django_session_header.__file__).parent
     assert importlib.util.find_spec("session_header") is None

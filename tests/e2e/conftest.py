@@ -193,3 +193,14 @@ def proxied(deployment: Deployment, workdir: Callable[[str], Path]) -> Iterator[
     nginx = Nginx(deployment.server.port, PROXY_ADDRESS, workdir("nginx"))
     with running(nginx.start, nginx.stop) as started:
         yield started
+
+
+@pytest.fixture(scope="session")
+def playwright_driver() -> Iterator[Any]:
+    """One Playwright driver for the whole run: its sync API allows one at a time per thread."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:  # fail loudly, never skip
+        raise ImportError(f"the browser tests need Playwright (the tox env e2e installs it): {exc}") from exc
+    with sync_playwright() as driver:
+        yield driver

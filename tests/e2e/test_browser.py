@@ -19,7 +19,6 @@ from tests.e2e.servers import ServerError, StaticSite, program
 
 try:
     from playwright.sync_api import Error as PlaywrightError
-    from playwright.sync_api import sync_playwright
 except ImportError as exc:  # fail loudly, never skip
     raise ImportError(f"the browser tests need Playwright (the tox env e2e installs it): {exc}") from exc
 
@@ -57,20 +56,19 @@ async function call(api, method, path, key, body) {
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+def browser(playwright_driver: Any) -> Iterator[Any]:
     try:
         executable = program("chromium", "/usr/bin/chromium")
     except ServerError as exc:
         pytest.fail(str(exc), pytrace=False)
-    with sync_playwright() as playwright:
-        try:
-            chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        except PlaywrightError as exc:
-            pytest.fail(f"could not start {executable}: {exc}", pytrace=False)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    try:
+        chromium = playwright_driver.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+    except PlaywrightError as exc:
+        pytest.fail(f"could not start {executable}: {exc}", pytrace=False)
+    try:
+        yield chromium
+    finally:
+        chromium.close()
 
 
 @pytest.fixture

@@ -26,11 +26,6 @@ import pytest
 from tests.e2e.dbsc_site.launch import migrate, self_signed, site_env
 from tests.e2e.servers import REPO, Process, ServerError, free_port, program, wait_until
 
-try:
-    from playwright.sync_api import sync_playwright
-except ImportError as exc:  # fail loudly, never skip
-    raise ImportError(f"the browser tests need Playwright (the tox env e2e installs it): {exc}") from exc
-
 COOKIE_AGE = 4
 BOUND_COOKIE = "__Host-rs-dbsc"
 FEATURES = (
@@ -87,19 +82,18 @@ def site(workdir: Callable[[str], Path]) -> Iterator[Site]:
 
 
 @pytest.fixture
-def chromium(site: Site) -> Iterator[Any]:
+def chromium(site: Site, playwright_driver: Any) -> Iterator[Any]:
     try:
         executable = program("chromium", "/usr/bin/chromium")
     except ServerError as exc:
         pytest.fail(str(exc), pytrace=False)
     args = ["--no-sandbox", "--disable-gpu", "--no-first-run", f"--enable-features={FEATURES}",
             f"--ignore-certificate-errors-spki-list={site.spki}"]
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=args)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    browser = playwright_driver.chromium.launch(executable_path=executable, args=args)
+    try:
+        yield browser
+    finally:
+        browser.close()
 
 
 def wait_for(page: Any, condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
