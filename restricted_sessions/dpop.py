@@ -278,18 +278,20 @@ class JtiStore:
     ``use`` adds an entry with ``cache.add`` (atomic on every Django backend that is shared between
     processes: database, memcached, Redis); the entry expires when the proof's ``iat`` leaves the
     window, so the store holds at most the proofs of the last ``2 * leeway`` seconds. Only a shared
-    cache makes replays fail across servers. The key is ``prefix`` plus the SHA-256 of (jkt, jti),
-    so nothing the client chose reaches the cache key.
+    cache makes replays fail across servers. The key is ``prefix`` plus the SHA-256 of (jkt, jti)
+    in base64url, so nothing the client chose reaches the cache key.
     """
 
-    def __init__(self, alias: str = DEFAULT_CACHE_ALIAS, prefix: str = "restricted_sessions.dpop.jti:") -> None:
+    def __init__(self, alias: str = DEFAULT_CACHE_ALIAS, prefix: str = "rs.dpop.jti:") -> None:
         self.alias = alias
         self.prefix = prefix
 
     def entry(self, proof: Proof, *, leeway: int, now: float) -> tuple[str, int]:
         """The cache key and timeout (seconds, at least 1) that record ``proof``."""
-        digest = hashlib.sha256(f"{proof.jkt}\0{proof.jti}".encode("utf-8", "surrogatepass")).hexdigest()
-        return self.prefix + digest, max(1, math.ceil(proof.iat + leeway - now) + 1)
+        digest = hashlib.sha256(f"{proof.jkt}\0{proof.jti}".encode("utf-8", "surrogatepass")).digest()
+        # base64url, not hex: Django checks every character of a cache key in Python, per request.
+        name = base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+        return self.prefix + name, max(1, math.ceil(proof.iat + leeway - now) + 1)
 
     def use(self, proof: Proof, *, leeway: int, now: float) -> bool:
         """Record ``proof``; ``True`` the first time, ``False`` for a replay."""
