@@ -1,3 +1,5 @@
+"""The Django app: registers the system checks and makes ``check --deploy`` see our middleware."""
+
 from __future__ import annotations
 
 from django.apps import AppConfig

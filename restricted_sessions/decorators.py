@@ -1,3 +1,5 @@
+"""View decorators: ``restriction_exempt`` lets a view answer a session whose binding changed."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
