@@ -14,7 +14,13 @@ class RestrictedSessionsConfig(AppConfig):
 
     def ready(self) -> None:
         from restricted_sessions import deploy
-        from restricted_sessions.checks import check_dbsc_urls, check_middleware, check_redirect_view, check_settings
+        from restricted_sessions.checks import (
+            check_dbsc_urls,
+            check_middleware,
+            check_redirect_view,
+            check_settings,
+            check_shared_cache,
+        )
 
         register(Tags.security)(check_settings)
         register(Tags.security)(check_middleware)
@@ -23,3 +29,4 @@ class RestrictedSessionsConfig(AppConfig):
         # So that Django's own deploy checks recognise this package's middleware (issue 10, item 17).
         deploy.install()
         register(Tags.security, deploy=True)(deploy.check_deploy_helpers)
+        register(Tags.caches, deploy=True)(check_shared_cache)

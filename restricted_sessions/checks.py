@@ -19,7 +19,14 @@ from django.utils.module_loading import import_string
 
 from restricted_sessions.conf import PREFIX, problems, raw_settings
 
-__all__ = ["check_dbsc_urls", "check_middleware", "check_redirect_view", "check_settings", "raise_on_misconfiguration"]
+__all__ = [
+    "check_dbsc_urls",
+    "check_middleware",
+    "check_redirect_view",
+    "check_settings",
+    "check_shared_cache",
+    "raise_on_misconfiguration",
+]
 
 DJANGO_SESSION_MIDDLEWARE = "django.contrib.sessions.middleware.SessionMiddleware"
 SESSION_MIDDLEWARE = "restricted_sessions.middleware.SessionMiddleware"
@@ -170,6 +177,26 @@ def check_dbsc_urls(**kwargs: Any) -> list[CheckMessage]:
             )
         ]
     return []
+
+
+def check_shared_cache(**kwargs: Any) -> list[CheckMessage]:
+    """``restricted_sessions.W005`` (deploy): RESTRICTEDSESSIONS_CACHE is a per-process local-memory cache."""
+    from django.core.cache.backends.locmem import LocMemCache
+
+    alias = raw_settings()["CACHE"]
+    cache = settings.CACHES.get(alias) if isinstance(alias, str) else None
+    backend = _resolve(cache.get("BACKEND", "")) if isinstance(cache, dict) else None
+    if backend is None or not issubclass(backend, LocMemCache):
+        return []
+    return [
+        Warning(
+            f"{PREFIX}CACHE names a LocMemCache, which each server process keeps for itself: with several "
+            "processes, a refused session key is refused again only by the process that refused it, a DPoP "
+            "proof can be used once at each process, and a WebSocket ticket redeemed once at each.",
+            hint="Name a cache that all your server processes share, such as Redis or Memcached.",
+            id="restricted_sessions.W005",
+        )
+    ]
 
 
 def raise_on_misconfiguration() -> None:

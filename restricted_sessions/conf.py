@@ -66,6 +66,9 @@ BOOLEANS = ("RESTRICT_IP", "RESTRICT_UA", "AUTHED_ONLY", "DUAL_STACK", "REPORT_O
 #: DPOP: off; "optional": a session saved with a valid proof is bound to its key; "required": every
 #: header session must present proofs.
 DPOP_MODES = ("off", "optional", "required")
+# The proof rate that a culling cache's MAX_ENTRIES must hold for a DPoP window (E026): more
+# than a site verifies (each proof costs about 0.1 ms of CPU), so flooding cannot cull a record.
+JTI_RECORDS_PER_SECOND = 100_000
 #: The asymmetric algorithms ``restricted_sessions.dpop`` verifies (RFC 7518 3.4, RFC 8037 3.1).
 DPOP_SUPPORTED_ALGORITHMS = ("ES256", "ES384", "ES512", "EdDSA", "Ed25519")
 HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -190,7 +193,58 @@ def problems(values: dict[str, Any]) -> list[Problem]:
     if not _is_int_in(values["DPOP_IAT_LEEWAY"], 1, 3600):
         problem = f"must be an integer from 1 to 3600 (seconds), not {values['DPOP_IAT_LEEWAY']!r}"
         error("DPOP_IAT_LEEWAY", problem, "Use 60 (the default): proofs older or newer than that are refused.", "E022")
+    if values["DPOP"] in DPOP_MODES and values["DPOP"] != "off":
+        replay = _replay_store_problem(values)
+        if replay is not None:
+            error("CACHE", *replay, "E026")
     return found
+
+
+def _replay_store_problem(values: dict[str, Any]) -> tuple[str, str] | None:
+    """Why the cache cannot hold each DPoP proof's ``jti`` for its window, with the fix; else None.
+
+    A cache that stores nothing, or that culls by count (Django's local-memory, file and database
+    caches: a third of their entries past ``MAX_ENTRIES``, 300 by default), lets a client flush the
+    record of a captured proof by sending proofs of its own, which makes that proof usable again.
+    """
+    alias = values["CACHE"]
+    cache = settings.CACHES.get(alias) if isinstance(alias, str) else None
+    if not isinstance(cache, dict):
+        return None  # E016 names the alias
+    try:
+        backend = import_string(cache.get("BACKEND", ""))
+    except Exception:
+        return None  # Django reports a broken BACKEND when it builds the cache
+    if not isinstance(backend, type):
+        return None
+    from django.core.cache.backends.db import DatabaseCache
+    from django.core.cache.backends.dummy import DummyCache
+    from django.core.cache.backends.filebased import FileBasedCache
+    from django.core.cache.backends.locmem import LocMemCache
+
+    if issubclass(backend, DummyCache):
+        return f"names {alias!r}, a DummyCache, which stores nothing: every DPoP proof could be used again", (
+            "Name a cache that all your servers share, such as Redis or Memcached."
+        )
+    if not issubclass(backend, LocMemCache | FileBasedCache | DatabaseCache):
+        return None
+    options = cache.get("OPTIONS") or {}
+    max_entries = options.get("MAX_ENTRIES", 300) if isinstance(options, dict) else 300
+    leeway = values["DPOP_IAT_LEEWAY"] if _is_int_in(values["DPOP_IAT_LEEWAY"], 1, 3600) else 60
+    least = JTI_RECORDS_PER_SECOND * (leeway + 1)
+    try:
+        # As BaseCache reads it.
+        if int(max_entries) >= least:
+            return None
+    except (TypeError, ValueError):
+        pass
+    return (
+        f"names {alias!r}, a {backend.__name__} that culls past MAX_ENTRIES ({max_entries!r}) entries: a client "
+        "that sends that many DPoP proofs within DPOP_IAT_LEEWAY makes a captured proof usable again",
+        f"Use a shared cache that does not cull (Redis, Memcached), or set CACHES[{alias!r}]['OPTIONS']"
+        f"['MAX_ENTRIES'] to at least {least} ({JTI_RECORDS_PER_SECOND} proofs a second for "
+        "DPOP_IAT_LEEWAY + 1 seconds).",
+    )
 
 
 def _importable(module: str) -> bool:

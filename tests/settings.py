@@ -42,6 +42,8 @@ USE_TZ = True
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        # Never culled, as restricted_sessions.E026 requires of the DPoP jti store.
+        "OPTIONS": {"MAX_ENTRIES": 10**9},
     }
 }
 

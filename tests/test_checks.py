@@ -13,12 +13,14 @@ from typing import Any
 
 import pytest
 from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
+from django.core.cache.backends.locmem import LocMemCache
 from django.core.checks import Error, run_checks
 from django.core.checks import Warning as CheckWarning
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
 from django.test import override_settings
 
+from restricted_sessions.conf import get_config
 from restricted_sessions.middleware import RestrictedSessionsMiddleware, SessionMiddleware
 from tests import settings as test_settings
 
@@ -519,6 +521,60 @@ def test_valid_dpop_settings_pass(value: str, leeway: int) -> None:
     from restricted_sessions.checks import check_settings
 
     with override_settings(RESTRICTEDSESSIONS_DPOP=value, RESTRICTEDSESSIONS_DPOP_IAT_LEEWAY=leeway):
+        assert check_settings() == []
+
+
+LOCMEM = "django.core.cache.backends.locmem.LocMemCache"
+
+
+class CullingCache(LocMemCache):
+    """A site's own subclass of a culling backend."""
+
+
+@pytest.mark.parametrize(
+    ("cache", "leeway"),
+    [
+        ({"BACKEND": LOCMEM}, 60),
+        ({"BACKEND": LOCMEM, "OPTIONS": {"MAX_ENTRIES": 6_099_999}}, 60),
+        ({"BACKEND": LOCMEM, "OPTIONS": {"MAX_ENTRIES": 6_100_000}}, 61),
+        ({"BACKEND": LOCMEM, "OPTIONS": {"MAX_ENTRIES": "300"}}, 60),
+        ({"BACKEND": f"{__name__}.CullingCache", "OPTIONS": {"MAX_ENTRIES": 1000}}, 60),
+        ({"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": "/nonexistent"}, 60),
+        ({"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "cache_table"}, 60),
+        ({"BACKEND": "django.core.cache.backends.dummy.DummyCache"}, 60),
+    ],
+)
+def test_dpop_with_a_jti_store_that_a_client_can_flush_is_an_error(cache: dict[str, Any], leeway: int) -> None:
+    # LocMemCache, FileBasedCache and DatabaseCache cull a third of their entries past MAX_ENTRIES:
+    # a client sending that many proofs of its own would make a captured proof usable again.
+    from restricted_sessions.checks import check_settings
+
+    with override_settings(
+        CACHES={"default": cache}, RESTRICTEDSESSIONS_DPOP="optional", RESTRICTEDSESSIONS_DPOP_IAT_LEEWAY=leeway
+    ):
+        messages = check_settings()
+        assert [message.id for message in messages] == ["restricted_sessions.E026"]
+        assert "usable again" in messages[0].msg or "stores nothing" in messages[0].msg
+        with pytest.raises(ImproperlyConfigured, match=r"\(restricted_sessions\.E026\)"):
+            get_config()
+
+
+@pytest.mark.parametrize(
+    ("cache", "dpop", "leeway"),
+    [
+        ({"BACKEND": LOCMEM, "OPTIONS": {"MAX_ENTRIES": 6_100_000}}, "optional", 60),
+        ({"BACKEND": LOCMEM, "OPTIONS": {"MAX_ENTRIES": 200_000}}, "required", 1),
+        ({"BACKEND": LOCMEM, "OPTIONS": {"MAX_ENTRIES": "10000000"}}, "optional", 60),
+        ({"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1"}, "optional", 60),
+        ({"BACKEND": LOCMEM}, "off", 60),
+    ],
+)
+def test_a_jti_store_that_holds_every_window_passes(cache: dict[str, Any], dpop: str, leeway: int) -> None:
+    from restricted_sessions.checks import check_settings
+
+    with override_settings(
+        CACHES={"default": cache}, RESTRICTEDSESSIONS_DPOP=dpop, RESTRICTEDSESSIONS_DPOP_IAT_LEEWAY=leeway
+    ):
         assert check_settings() == []
 
 

@@ -133,3 +133,30 @@ def test_the_warning_is_a_deploy_check(monkeypatch: pytest.MonkeyPatch) -> None:
         deployed = run_checks(tags=[Tags.security], include_deployment_checks=True)
     assert "restricted_sessions.W004" not in {message.id for message in plain}
     assert "restricted_sessions.W004" in {message.id for message in deployed}
+
+
+# restricted_sessions.W005: a per-process cache behind refused keys, DPoP proofs and tickets --------
+
+LOCMEM = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "OPTIONS": {"MAX_ENTRIES": 10**9}}
+REDIS = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1"}
+
+
+def _cache_warnings(deploy: bool) -> list[str]:
+    messages = run_checks(tags=[Tags.caches], include_deployment_checks=deploy)
+    return [message.id for message in messages if message.id and message.id.startswith("restricted_sessions.")]
+
+
+@pytest.mark.parametrize(
+    ("caches", "alias", "expected"),
+    [
+        ({"default": LOCMEM}, "default", ["restricted_sessions.W005"]),
+        ({"default": REDIS, "local": LOCMEM}, "local", ["restricted_sessions.W005"]),
+        ({"default": LOCMEM, "shared": REDIS}, "shared", []),
+        ({"default": REDIS}, "default", []),
+        ({"default": REDIS}, "missing", []),
+    ],
+)
+def test_a_per_process_cache_is_a_deploy_warning(caches: dict[str, Any], alias: str, expected: list[str]) -> None:
+    with override_settings(CACHES=caches, RESTRICTEDSESSIONS_CACHE=alias):
+        assert _cache_warnings(deploy=True) == expected
+        assert _cache_warnings(deploy=False) == []

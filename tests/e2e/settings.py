@@ -72,7 +72,8 @@ DATABASES = {
 DATABASE_ROUTERS = ["tests.e2e.routers.SessionRouter"]
 E2E_SESSION_DATABASE = "default"
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Never culled, as restricted_sessions.E026 requires of the DPoP jti store.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "OPTIONS": {"MAX_ENTRIES": 10**9}}}
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_FILE_PATH = str(Path(tempfile.gettempdir()))
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
