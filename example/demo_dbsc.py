@@ -300,13 +300,7 @@ class DbscDemo(Report):
 
     def log_out(self, page: Page, session_id: str) -> None:
         print("   -- log out: the server ends the device-bound session, the browser stops refreshing")
-        # Let the proactive refresh that follows a navigation finish first: one still in flight when the
-        # logout deletes the session fails to save it (Django's SessionInterrupted, 400), which ends the
-        # browser's session too, as a RefreshFatalError.
-        before, deadline = -1, time.monotonic() + 5
-        while before != len(self.dbsc_requests("refresh")) and time.monotonic() < deadline:
-            before = len(self.dbsc_requests("refresh"))
-            page.wait_for_timeout(1000)
+        before = len(self.dbsc_requests("refresh"))
         with page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/logout/")) as posted:
             page.click("nav button[type=submit]")
         print(f"   POST /logout/     {'Chromium (form)':<44} -> {posted.value.status}")
@@ -321,7 +315,10 @@ class DbscDemo(Report):
             )
         ended = next((e for e in self.events if "terminationEventDetails" in e), {})
         reason = ended.get("terminationEventDetails", {}).get("deletionReason")
-        why = {"ServerRequested": "the refresh was told to end", "RefreshFatalError": "a refresh raced the logout"}
+        # Chromium ends its session when a refresh is told to end (200, "continue": false) or fails (4xx).
+        # Under gunicorn the refresh after the logout has been answered 400 in some runs (not explained
+        # yet; uvicorn in tests/e2e answers 200): either way the browser must stop refreshing.
+        why = {"ServerRequested": "the refresh was told to end", "RefreshFatalError": "the refresh was refused"}
         self.check(
             ended.get("sessionId") == session_id and reason in why,
             f"DevTools: device-bound session {ended.get('sessionId')} ended, reason {reason!r} ({why.get(reason)})",
