@@ -310,7 +310,7 @@ class DbscDemo(Report):
         )
         for access in self.dbsc_requests("refresh")[before:]:
             print(
-                f"   {access.method:<4} {access.path:<12} {'Chromium, its bound cookie gone: told to end':<44} "
+                f"   {access.method:<4} {access.path:<12} {'Chromium (in the background), after the logout':<44} "
                 f"-> {access.status}"
             )
         ended = next((e for e in self.events if "terminationEventDetails" in e), {})
