@@ -11,7 +11,9 @@ Steps:
 (d) a cookieless client logs in through the JSON API and browses with the X-SessionID header;
     the key replayed with another User-Agent is refused, and an empty X-SessionID in the
     response tells the client to drop it;
-(e) the header client logs out; CSRF is still enforced for cookie sessions on the same API.
+(e) the header client logs out; CSRF is still enforced for cookie sessions on the same API;
+(f) a DPoP client's stolen session key is refused without the client's private key.
+Step (g), DBSC in a real browser, is demo_dbsc.py (HTTPS and Chromium).
 """
 
 from __future__ import annotations
@@ -85,21 +87,13 @@ def store_has(key: str) -> bool | None:
         return None
 
 
-class Demo:
-    def __init__(self, base_url: str, username: str, password: str) -> None:
-        self.base_url = base_url
-        self.username = username
-        self.credentials = {"username": username, "password": password}
+class Report:
+    """Steps and checks as the demo prints them; ``failures`` lists every failed check."""
+
+    def __init__(self) -> None:
         self.failures: list[str] = []
         self.step_failures = 0
         self.keys: set[str] = set()  # every session key seen: the server must never log one
-        self.browser = self.client(BROWSER_UA)
-        self.cookie_key: str | None = None
-        # Signed-cookie sessions live in the client: the server refuses the thief's request, but
-        # cannot revoke the copies that still hold the old, validly signed session.
-        self.revocable = not os.environ.get("SESSION_ENGINE", "").endswith("signed_cookies")
-
-    # -- output ----------------------------------------------------------------------------
 
     def step(self, title: str) -> None:
         self.step_failures = 0
@@ -117,6 +111,54 @@ class Demo:
 
     def note(self, text: str) -> None:
         print(f"         {text}")
+
+    def check_server_log(self, path: Path, min_warnings: int) -> None:
+        """The server log has ``min_warnings`` restriction warnings or more, no traceback, no session key."""
+        self.step(f"Server log ({path.name}): the restriction's warnings, no errors, no keys")
+        lines = path.read_text(errors="replace").splitlines()
+        warnings = [line for line in lines if re.search(r"WARNING restricted_sessions\b", line)]
+        for line in warnings:
+            print(f"   | {line}")
+        self.check(
+            len(warnings) >= min_warnings,
+            f"a warning on the restricted_sessions logger per refusal: {len(warnings)} lines",
+        )
+        errors = [i for i, line in enumerate(lines) if "Traceback (most recent call last)" in line]
+        if errors:
+            print("   | ... the last server error:")
+            for line in lines[errors[-1] : errors[-1] + 40]:
+                print(f"   | {line}")
+        self.check(not errors, f"no server error in the log: {len(errors)} tracebacks")
+        text = "\n".join(lines)
+        leaked = [key for key in self.keys if key in text]
+        self.check(not leaked, f"no session key appears in the server log: {len(leaked)} found")
+        self.end_step("log")
+
+    def summary(self, name: str = "DEMO") -> int:
+        """Print the outcome; the exit status: 1 when any check failed."""
+        print()
+        if self.failures:
+            print(f"{name} FAILED: {len(self.failures)} check(s) failed:")
+            for failure in self.failures:
+                print(f"  - {failure}")
+            return 1
+        print(f"{name} PASSED: every check behaved as expected.")
+        return 0
+
+
+class Demo(Report):
+    def __init__(self, base_url: str, username: str, password: str) -> None:
+        super().__init__()
+        self.base_url = base_url
+        self.username = username
+        self.credentials = {"username": username, "password": password}
+        self.browser = self.client(BROWSER_UA)
+        self.cookie_key: str | None = None
+        # Signed-cookie sessions live in the client: the server refuses the thief's request, but
+        # cannot revoke the copies that still hold the old, validly signed session.
+        self.revocable = not os.environ.get("SESSION_ENGINE", "").endswith("signed_cookies")
+
+    # -- output ----------------------------------------------------------------------------
 
     def check_revoked(self, ok: bool, what: str) -> None:
         """A check that holds only where the server can end a session for every holder of its key."""
@@ -416,27 +458,6 @@ class Demo:
         )
         self.expect_gone(stolen)
 
-    def check_server_log(self, path: Path) -> None:
-        self.step(f"Server log ({path.name}): the restriction's warnings, no errors, no keys")
-        lines = path.read_text(errors="replace").splitlines()
-        warnings = [line for line in lines if re.search(r"WARNING restricted_sessions\b", line)]
-        for line in warnings:
-            print(f"   | {line}")
-        self.check(
-            len(warnings) >= 3,
-            f"a warning on the restricted_sessions logger per refusal: {len(warnings)} lines",
-        )
-        errors = [i for i, line in enumerate(lines) if "Traceback (most recent call last)" in line]
-        if errors:
-            print("   | ... the last server error:")
-            for line in lines[errors[-1] : errors[-1] + 40]:
-                print(f"   | {line}")
-        self.check(not errors, f"no server error in the log: {len(errors)} tracebacks")
-        text = "\n".join(lines)
-        leaked = [key for key in self.keys if key in text]
-        self.check(not leaked, f"no session key appears in the server log: {len(leaked)} found")
-        self.end_step("log")
-
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -456,16 +477,8 @@ def main() -> int:
     print(f"Driving {demo.base_url} as user {args.username!r} (httpx {httpx.__version__})")
     demo.run()
     if args.server_log:
-        demo.check_server_log(args.server_log)
-
-    print()
-    if demo.failures:
-        print(f"DEMO FAILED: {len(demo.failures)} check(s) failed:")
-        for failure in demo.failures:
-            print(f"  - {failure}")
-        return 1
-    print("DEMO PASSED: every check behaved as expected.")
-    return 0
+        demo.check_server_log(args.server_log, min_warnings=3)
+    return demo.summary()
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ Run by tox before the tests (``commands_pre``) and usable by hand::
 
     python tests/provision.py            # what the unit tests need
     python tests/provision.py e2e        # also what the end-to-end tests need
+    python tests/provision.py browser    # Chromium only, for the demo's step g (example/demo.sh)
 
 Each requirement names the programs to look for and the Debian package that provides them.
 Whatever is missing is installed with ``apt-get`` when running as root (``apt-get update`` once,
@@ -55,6 +56,8 @@ GROUPS: dict[str, tuple[Requirement, ...]] = {
         Requirement("chromium-driver", ("chromedriver",)),
         Requirement("nginx", ("nginx",)),
     ),
+    # The demo's step g (example/demo.sh: DBSC in a real browser) drives Debian's Chromium.
+    "browser": (Requirement("chromium", ("chromium",)),),
 }
 DEFAULT_GROUPS = ("unit",)
 SEARCH_PATH = os.pathsep.join(

@@ -12,7 +12,8 @@ sessions, a reverse proxy, a cross-origin browser client) without edits:
   (default ``example/db.sqlite3``).
 - ``REDIS_URL``: ``redis://host:port/0`` makes Django's Redis cache the default cache.
 - ``SESSION_ENGINE`` (default: db), ``SESSION_SAVE_EVERY_REQUEST``,
-  ``SESSION_EXPIRE_AT_BROWSER_CLOSE`` (JSON booleans).
+  ``SESSION_EXPIRE_AT_BROWSER_CLOSE``, ``SESSION_COOKIE_SECURE`` (JSON booleans; the demo's HTTPS
+  server sets the last one).
 - ``RESTRICTEDSESSIONS_*``: any setting of the library. The value is read as JSON when it parses
   (``false``, ``400``, ``null``, ``["10.0.0.0/8"]``), else as a string (``HTTP_X_FORWARDED_FOR``).
 - ``CORS_ALLOWED_ORIGINS``: comma-separated origins; turns django-cors-headers on (it must be
@@ -147,8 +148,13 @@ SESSION_ENGINE = os.environ.get("SESSION_ENGINE", "django.contrib.sessions.backe
 SESSION_SAVE_EVERY_REQUEST = env_value("SESSION_SAVE_EVERY_REQUEST", False)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = env_value("SESSION_EXPIRE_AT_BROWSER_CLOSE", False)
 
+SESSION_COOKIE_SECURE = env_value("SESSION_COOKIE_SECURE", False)
+
 # DPoP (RFC 9449): a header client that logs in with a proof is bound to its key. The demo shows it.
 RESTRICTEDSESSIONS_DPOP = "optional"
+# DBSC (device-bound sessions, docs/dbsc.rst): a login over HTTPS invites the browser to bind the
+# session to a key it cannot export. Over plain HTTP nothing is invited, so nothing changes there.
+RESTRICTEDSESSIONS_DBSC = True
 
 # RESTRICTEDSESSIONS_* from the environment; the library's defaults apply to the others.
 for _name in sorted(os.environ):

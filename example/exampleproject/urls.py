@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from exampleproject import views
 
@@ -16,4 +16,6 @@ urlpatterns = [
     path("api/login/", views.api_login, name="api-login"),
     path("api/me/", views.api_me, name="api-me"),
     path("api/logout/", views.api_logout, name="api-logout"),
+    # The DBSC registration and refresh endpoints (sync views: the demo serves WSGI).
+    path("dbsc/", include("restricted_sessions.dbsc.urls")),
 ]

@@ -29,9 +29,12 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from joserfc.jwk import JWKRegistry
 
 from restricted_sessions.binding import UNBOUND
 from restricted_sessions.conf import get_config
+from restricted_sessions.dbsc import protocol as dbsc_protocol
+from restricted_sessions.dbsc import session as dbsc_session
 
 
 def session_info(request: HttpRequest) -> dict[str, Any]:
@@ -57,6 +60,27 @@ def session_info(request: HttpRequest) -> dict[str, Any]:
     }
 
 
+def device_binding(request: HttpRequest) -> dict[str, str] | None:
+    """The session's device binding (DBSC), or None when no browser key is registered.
+
+    ``id``: the device-bound session's identifier; ``alg`` and ``key``: the browser's public key as
+    registered (its type, curve and RFC 7638 thumbprint). The private key never leaves the browser.
+    """
+    state = request.session.get(dbsc_session.SESSION_KEY)
+    if not dbsc_protocol.is_registered(state):
+        return None
+    jwk = state["jwk"]
+    try:
+        thumbprint = JWKRegistry.import_key(jwk).thumbprint()
+    except ValueError:
+        thumbprint = "?"
+    return {
+        "id": str(state["id"]),
+        "alg": str(state.get("alg")),
+        "key": f"{jwk.get('kty')} {jwk.get('crv', '')} thumbprint {thumbprint}".replace("  ", " "),
+    }
+
+
 @require_GET
 def healthz(request: HttpRequest) -> HttpResponse:
     """Readiness probe for scripts: touches neither the session nor the database."""
@@ -71,7 +95,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def session_page(request: HttpRequest) -> HttpResponse:
-    return render(request, "session.html", {"info": session_info(request)})
+    return render(request, "session.html", {"info": session_info(request), "device": device_binding(request)})
 
 
 def json_body(request: HttpRequest) -> dict[str, Any] | None:

@@ -1,11 +1,12 @@
 """DBSC in a real browser: Debian's Chromium against the DBSC endpoints over HTTPS on loopback.
 
 The site (tests/e2e/dbsc_site, with the library's SessionMiddleware and RestrictedSessionsMiddleware)
-runs on uvicorn with TLS and a self-signed certificate for localhost,
-which Chromium accepts through ``--ignore-certificate-errors-spki-list`` (DBSC stays off over plain
-HTTP and with ``--ignore-certificate-errors``). The switches enable DBSC with software keys, as the
-probe in shared/probes/dbsc-chromium found. Bound cookies live 4 seconds so that refreshes happen
-within the test. The site logs each request; DevTools reports the browser's DBSC events.
+runs on uvicorn with TLS and a self-signed certificate for localhost, which Chromium accepts through
+``--ignore-certificate-errors-spki-list`` (DBSC stays off over plain HTTP and with
+``--ignore-certificate-errors``). The switches enable DBSC with software keys, as the probe in
+shared/probes/dbsc-chromium found; they and the certificate come from example/dbsc_chromium.py,
+shared with the demo's step g. Bound cookies live 4 seconds so that refreshes happen within the test.
+The site logs each request; DevTools reports the browser's DBSC events.
 """
 
 from __future__ import annotations
@@ -23,15 +24,12 @@ from typing import Any
 import httpx
 import pytest
 
+from example.dbsc_chromium import CHROMIUM, chromium_args
 from tests.e2e.dbsc_site.launch import migrate, self_signed, site_env
 from tests.e2e.servers import REPO, Process, ServerError, free_port, program, wait_until
 
 COOKIE_AGE = 4
 BOUND_COOKIE = "__Host-rs-dbsc"
-FEATURES = (
-    "DeviceBoundSessions:RequireOriginTrialTokens/false/RefreshQuota/false,"
-    "EnableBoundSessionCredentialsSoftwareKeysForManualTesting,DeviceBoundSessionsDevTools"
-)
 
 
 @dataclass
@@ -84,12 +82,10 @@ def site(workdir: Callable[[str], Path]) -> Iterator[Site]:
 @pytest.fixture
 def chromium(site: Site, playwright_driver: Any) -> Iterator[Any]:
     try:
-        executable = program("chromium", "/usr/bin/chromium")
+        executable = program("chromium", CHROMIUM)
     except ServerError as exc:
         pytest.fail(str(exc), pytrace=False)
-    args = ["--no-sandbox", "--disable-gpu", "--no-first-run", f"--enable-features={FEATURES}",
-            f"--ignore-certificate-errors-spki-list={site.spki}"]
-    browser = playwright_driver.chromium.launch(executable_path=executable, args=args)
+    browser = playwright_driver.chromium.launch(executable_path=executable, args=chromium_args(site.spki))
     try:
         yield browser
     finally:
