@@ -185,7 +185,7 @@ def check_shared_cache(**kwargs: Any) -> list[CheckMessage]:
 
     alias = raw_settings()["CACHE"]
     cache = settings.CACHES.get(alias) if isinstance(alias, str) else None
-    backend = _resolve(cache.get("BACKEND", "")) if isinstance(cache, dict) else None
+    backend = _resolve(str(cache.get("BACKEND", ""))) if isinstance(cache, dict) else None
     if backend is None or not issubclass(backend, LocMemCache):
         return []
     return [

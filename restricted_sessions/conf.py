@@ -212,7 +212,7 @@ def _replay_store_problem(values: dict[str, Any]) -> tuple[str, str] | None:
     if not isinstance(cache, dict):
         return None  # E016 names the alias
     try:
-        backend = import_string(cache.get("BACKEND", ""))
+        backend = import_string(str(cache.get("BACKEND", "")))
     except Exception:
         return None  # Django reports a broken BACKEND when it builds the cache
     if not isinstance(backend, type):
