@@ -1,4 +1,5 @@
-"""Fixtures: sync/async clients in the test's mode, clean caches, a user, a Redis server.
+"""Fixtures: sync/async clients in the test's mode, clean caches, a user, a Redis server; each test
+in its own copy of the context.
 
 The plain helpers live in ``tests.helpers``; the names other modules import from here stay
 importable (re-exported below).
@@ -6,10 +7,12 @@ importable (re-exported below).
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from _pytest.runner import runtestprotocol
 from django.core.cache import caches
 
 from tests.helpers import (
@@ -44,6 +47,21 @@ __all__ = [
     "start_header_session",
     "stored",
 ]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool:
+    """Run each test (setup, call, teardown) in a copy of the context, as a server runs each request.
+
+    Every settings change makes Django create new asgiref ``Local`` objects (URL resolvers, cache
+    handlers), each a context variable once used. Set in the one context of the whole run, they
+    would pile up, and asgiref copies every context variable on each sync/async switch: late tests
+    would pay for all earlier ones (AsyncClient requests several times slower by the end of a run).
+    """
+    item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+    contextvars.copy_context().run(runtestprotocol, item, nextitem=nextitem)
+    item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+    return True
 
 
 @pytest.fixture(params=["sync", "async"])
