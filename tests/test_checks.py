@@ -578,6 +578,25 @@ def test_a_jti_store_that_holds_every_window_passes(cache: dict[str, Any], dpop:
         assert check_settings() == []
 
 
+@pytest.mark.parametrize(
+    ("caches", "alias", "expected"),
+    [
+        # The alias names no cache: E016 says so, and nothing is guessed about a backend.
+        ({"default": {"BACKEND": LOCMEM}}, "missing", ["restricted_sessions.E016"]),
+        # A BACKEND that does not import, or is not a class: Django reports it when it builds the cache.
+        ({"default": {"BACKEND": "no.such.CacheBackend"}}, "default", []),
+        ({"default": {"BACKEND": "os.path.join"}}, "default", []),
+    ],
+)
+def test_a_jti_store_check_leaves_other_cache_errors_to_their_checks(
+    caches: dict[str, Any], alias: str, expected: list[str]
+) -> None:
+    from restricted_sessions.checks import check_settings
+
+    with override_settings(CACHES=caches, RESTRICTEDSESSIONS_CACHE=alias, RESTRICTEDSESSIONS_DPOP="optional"):
+        assert [message.id for message in check_settings()] == expected
+
+
 def test_dpop_without_joserfc_is_an_error_at_start_up(monkeypatch: pytest.MonkeyPatch) -> None:
     from restricted_sessions import conf
     from restricted_sessions.checks import check_settings
