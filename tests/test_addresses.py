@@ -648,3 +648,12 @@ def test_a_request_without_a_scope_is_read_from_meta() -> None:
     request = RequestFactory().get("/", headers={"X-Forwarded-For": "203.0.113.7"})
 
     assert headers.header(request, "HTTP_X_FORWARDED_FOR") == "203.0.113.7"
+
+
+@pytest.mark.parametrize(
+    "name", [b"content-length", b"content-type", b"x-forwarded-for", b"x-real-ip", b"user-agent", b"dpop"]
+)
+def test_a_raw_header_name_is_filed_under_the_meta_key_django_uses(name: bytes) -> None:
+    request = asgi_request([(name, b"7")])
+
+    assert request.META[headers.meta_key_of(name)] == "7"

@@ -141,6 +141,19 @@ def test_legacy_hashed_values_still_match_the_same_client() -> None:
     assert decide(HASHED, binding, presented(V4, UA + " ")).reason == REASON_UA
 
 
+@pytest.mark.parametrize("stored", [V4, "::ffff:192.0.2.7", LEGACY_V4, "#40dR0QTwMSl8UzlyIxXExzw"])
+def test_ip_matches_reads_a_stored_address_in_any_form(stored: str) -> None:
+    """Compact raw and hashed (golden, as pinned above), 1.0's ``$hmac$4$``, 0.4's raw text."""
+    assert HASHED.ip_matches(stored, ip(V4))
+    assert not HASHED.ip_matches(stored, ip("192.0.2.8"))
+    assert not HASHED.ip_matches(stored, None)
+
+
+@pytest.mark.parametrize("stored", ["?", "junk", "#60dR0QTwMSl8UzlyIxXExzw", "$hmac$4$" + "0" * 62, None, 42])
+def test_ip_matches_never_matches_an_unreadable_stored_address(stored: object) -> None:
+    assert not HASHED.ip_matches(stored, ip(V4))
+
+
 @pytest.mark.parametrize(
     "value",
     [

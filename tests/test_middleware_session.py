@@ -7,10 +7,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
 from django.contrib.sessions.models import Session
 from django.core.cache import caches
-from django.test import override_settings
+from django.http import HttpRequest, HttpResponse
+from django.test import RequestFactory, override_settings
 from django.utils import timezone
 from django.utils.cache import get_cache_key, has_vary_header
 from pytest_django.fixtures import Settings as SettingsWrapper
@@ -533,3 +535,27 @@ def _replay_against_the_per_site_cache(new_http: Callable[..., Http], via: str) 
 
     assert [answer.status_code for answer in answers] == [400, 400, 400]
     assert all(b"victim-secret" not in answer.content for answer in answers)
+
+
+# A response whose request holds no session (another middleware removed it) -----------------------
+
+
+def test_a_response_to_a_request_without_a_session_is_passed_on_unchanged() -> None:
+    middleware = SessionMiddleware(lambda request: HttpResponse())
+    answer = HttpResponse("view")
+
+    assert middleware.process_response(RequestFactory().get("/"), answer) is answer
+    assert not answer.cookies
+    assert not answer.has_header("Vary")
+
+
+def test_an_async_response_to_a_request_without_a_session_is_passed_on_unchanged() -> None:
+    async def respond(request: HttpRequest) -> HttpResponse:
+        return HttpResponse()
+
+    middleware = SessionMiddleware(respond)
+    answer = HttpResponse("view")
+
+    assert async_to_sync(middleware.aprocess_response)(RequestFactory().get("/"), answer) is answer
+    assert not answer.cookies
+    assert not answer.has_header("Vary")
