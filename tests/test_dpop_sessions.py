@@ -163,7 +163,9 @@ def test_cookie_sessions_are_left_to_the_other_bindings(transport: str, alice: A
     assert auth.session_key is None
 
 
-WITHOUT_COMMON_MIDDLEWARE = [path for path in settings.MIDDLEWARE if path != "django.middleware.common.CommonMiddleware"]
+WITHOUT_COMMON_MIDDLEWARE = [
+    path for path in settings.MIDDLEWARE if path != "django.middleware.common.CommonMiddleware"
+]
 
 
 @override_settings(RESTRICTEDSESSIONS_DPOP="optional", MIDDLEWARE=WITHOUT_COMMON_MIDDLEWARE)
@@ -172,4 +174,4 @@ def test_a_proof_sent_to_a_host_that_is_not_allowed_is_a_401_never_a_500(transpo
     site, auth = Site(transport), DPoPSessionAuth()
     response = site.request("POST", "/login/", auth=auth, data={"username": "alice"}, headers={"Host": "evil.example"})
     assert response.status_code == 401
-    assert "error_description=\"The request's host is not allowed.\"" in response.headers["WWW-Authenticate"]
+    assert 'error_description="The request\'s host is not allowed."' in response.headers["WWW-Authenticate"]

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import string
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.contrib.sessions.backends.cache import SessionStore as CACHE_STORE
+from django.contrib.sessions.backends.db import SessionStore as DB_STORE
+from django.contrib.sessions.backends.signed_cookies import SessionStore as SIGNED_STORE
 from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
 from django.contrib.sessions.models import Session
 from django.core.cache import caches
@@ -18,6 +22,7 @@ from django.utils.cache import get_cache_key, has_vary_header
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from restricted_sessions.binding import Binding
+from restricted_sessions.keys import key_validator, meta_key
 from restricted_sessions.middleware import SessionMiddleware
 from tests import settings as test_settings
 from tests import views
@@ -170,6 +175,44 @@ def test_a_header_value_naming_no_session_cannot_be_fixed_by_login(header_http: 
 
     assert response.headers[HEADER] not in ("", chosen)
     assert stored(chosen) == {}
+
+
+# Which header values may reach a session store (restricted_sessions.keys) ------------------------
+
+LOWER_AND_DIGITS = string.ascii_lowercase + string.digits
+
+
+@pytest.mark.parametrize("store", [DB_STORE, CACHE_STORE])
+def test_a_store_key_is_8_to_40_of_djangos_key_characters(store: type[Any]) -> None:
+    accepts = key_validator(store)
+
+    assert accepts(store()._get_new_session_key())
+    assert [accepts("a" * length) for length in (0, 7, 8, 40, 41)] == [False, False, True, True, False]
+    assert accepts(LOWER_AND_DIGITS[:36])
+    for character in "A-_.:/=+ \x00\n\u00e9":
+        assert not accepts("abcdefgh" + character), character
+
+
+def test_a_signed_cookie_key_is_8_to_4096_url_safe_characters() -> None:
+    accepts = key_validator(SIGNED_STORE)
+
+    assert [accepts("a" * length) for length in (0, 7, 8, 4096, 4097)] == [False, False, True, True, False]
+    assert accepts(string.ascii_letters + string.digits + "_-:.")
+    for character in "/=+ \x00\n\u00e9":
+        assert not accepts("abcdefgh" + character), character
+
+
+def test_a_subclass_of_the_signed_cookie_store_gets_the_signed_cookie_rule() -> None:
+    class Store(SIGNED_STORE):
+        pass
+
+    assert key_validator(Store)("A" * 100 + ":" + "b" * 27)
+    assert not key_validator(DB_STORE)("A" * 100 + ":" + "b" * 27)
+
+
+def test_a_header_name_becomes_its_meta_key() -> None:
+    assert meta_key("X-SessionID") == "HTTP_X_SESSIONID"
+    assert meta_key("x-my-session-id") == "HTTP_X_MY_SESSION_ID"
 
 
 # Response header ------------------------------------------------------------------------------
