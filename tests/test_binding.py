@@ -170,6 +170,13 @@ def test_ua_matches_reads_a_stored_user_agent_in_any_form(stored: str) -> None:
     assert not HASHED.ua_matches(stored, None)
 
 
+def test_ua_matches_compares_a_raw_legacy_user_agent_as_ua_match_says() -> None:
+    tolerant = Policy(ua_match=IGNORE_VERSIONS)
+
+    assert tolerant.ua_matches("Mozilla/5.0 Firefox/133.0", "Mozilla/5.0 Firefox/134.0")
+    assert not RAW.ua_matches("Mozilla/5.0 Firefox/133.0", "Mozilla/5.0 Firefox/134.0")
+
+
 def test_ua_matches_reads_0_4s_none_as_bound_to_no_user_agent() -> None:
     assert HASHED.ua_matches(None, None)
     assert HASHED.ua_matches(None, "")
