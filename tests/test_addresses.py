@@ -21,7 +21,9 @@ from hypothesis import strategies as st
 from restricted_sessions import headers
 from restricted_sessions.addresses import (
     DEFAULT_MAX_PROXY_HOPS,
+    MAX_ADDRESS_LENGTH,
     MAX_ENTRY_LENGTH,
+    PARSE_CACHE_SIZE,
     AddressRules,
     client_behind_proxies,
     find_network,
@@ -136,6 +138,31 @@ def test_first_address_reads_the_first_entry() -> None:
     assert first_address(None) is None
     assert first_address(", 192.0.2.1") is None
     assert first_address(" " * MAX_ENTRY_LENGTH + "192.0.2.1") is None
+    assert first_address("192.0.2.1,198.51.100.1,203.0.113.7") == v4("192.0.2.1")
+
+
+def test_an_address_of_up_to_64_characters_is_parsed() -> None:
+    """The longest real spelling (IPv6, embedded IPv4, zone id) fits; longer values never reach the cache."""
+    zoned = "fe80::1%" + "a" * (MAX_ADDRESS_LENGTH - 8)
+
+    assert MAX_ADDRESS_LENGTH == 64
+    assert parse_ip(zoned) == IPv6Address(zoned)
+    assert parse_ip(zoned + "a") is None
+
+
+def test_an_entry_of_up_to_256_characters_is_parsed_with_its_whitespace() -> None:
+    rules = AddressRules()
+    padded = " " * (MAX_ENTRY_LENGTH - len("192.0.2.1")) + "192.0.2.1"
+
+    assert MAX_ENTRY_LENGTH == 256
+    assert rules.parse_entry(padded) == v4("192.0.2.1")
+    assert rules.parse_entry(" " + padded) is None
+    assert rules.parse_entry("192.0.2.1") == v4("192.0.2.1")
+    assert rules.parse_entry("x192.0.2.1,", 1, 10) == v4("192.0.2.1")
+
+
+def test_the_parse_cache_of_a_rules_object_is_bounded() -> None:
+    assert AddressRules()._parse.cache_info().maxsize == PARSE_CACHE_SIZE == 4096  # type: ignore[attr-defined]
 
 
 # Configured entries ----------------------------------------------------------------------------
@@ -495,6 +522,11 @@ def test_a_huge_header_of_trusted_proxies_is_unknown(entries: int) -> None:
 
     assert PROXIES.client("10.0.0.1", header) is None
     assert PROXIES.client("10.0.0.1", header + ", 198.51.100.1") == v4("198.51.100.1")
+
+
+def test_an_empty_left_most_entry_is_never_read() -> None:
+    assert PROXIES.client("10.0.0.1", ",203.0.113.7") == v4("203.0.113.7")
+    assert PROXIES.client("10.0.0.1", ",10.0.0.2") is None
 
 
 def test_a_long_entry_is_unknown_without_reading_it() -> None:
