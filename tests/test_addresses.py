@@ -689,3 +689,58 @@ def test_a_raw_header_name_is_filed_under_the_meta_key_django_uses(name: bytes) 
     request = asgi_request([(name, b"7")])
 
     assert request.META[headers.meta_key_of(name)] == "7"
+
+
+# Pinned edges of the normalisation, the lookups and the messages ----------------------------------
+
+
+def test_the_first_ipv4_compatible_address_is_ipv4() -> None:
+    assert parse_ip("::1.0.0.0") == v4("1.0.0.0")
+    assert parse_ip("::0.255.255.255") == IPv6Address("::0.255.255.255")
+    assert parse_networks(("::1.0.0.0/120",)) == (IPv4Network("1.0.0.0/24"),)
+
+
+def test_an_address_just_outside_a_nat64_prefix_stays_ipv6() -> None:
+    assert parse_ip("64:ff9b::1:c000:207") == IPv6Address("64:ff9b::1:c000:207")
+    assert parse_ip("64:ff9b::c000:207") == v4("192.0.2.7")
+
+
+def test_an_entry_that_can_never_match_is_named_with_the_fix() -> None:
+    assert network_problems(["::/96"]) == [
+        "'::/96' covers both IPv4-compatible addresses (::a.b.c.d, compared as IPv4) and ::/104 (::, ::1): "
+        "write the IPv4 network and the IPv6 addresses as separate entries"
+    ]
+    assert network_problems(["64:ff9b:1:0:ff00::/80"]) == [
+        "'64:ff9b:1:0:ff00::/80' lies in the NAT64 prefix 64:ff9b:1::/48 but sets bits 64-71, which are zero in "
+        "every IPv4-embedded address (RFC 6052 section 2.2), so it can never match: write the IPv4 network it "
+        "should cover"
+    ]
+
+
+def test_the_error_of_bad_settings_names_every_bad_entry() -> None:
+    with pytest.raises(ValueError, match="'a' is not") as raised:
+        AddressRules(trusted_proxies=["a", "b"])
+    assert str(raised.value) == "; ".join(network_problems(["a", "b"]))
+    with pytest.raises(ValueError, match="'a' is not") as raised:
+        AddressRules(nat64_prefixes=["a", "b"])
+    assert str(raised.value) == "; ".join(nat64_problems(["a", "b"]))
+
+
+def test_lookups_in_a_group_of_blocks_of_different_lengths() -> None:
+    """A /2 makes the lookup group by the first 2 bits: /8 and /24 blocks share a group."""
+    networks = parse_networks(("64.0.0.0/2", "10.0.0.0/24", "20.0.0.0/8"))
+
+    assert find_network(v4("20.0.0.5"), networks) == IPv4Network("20.0.0.0/8")
+    assert find_network(v4("10.0.0.5"), networks) == IPv4Network("10.0.0.0/24")
+    assert find_network(v4("9.0.0.1"), networks) is None
+    assert find_network(v4("10.0.1.0"), networks) is None
+    assert find_network(v4("10.0.1.1"), networks) is None
+    assert not networks.contains(v4("10.0.1.0"))
+    assert not networks.contains(v4("21.0.0.0"))
+    assert networks.contains(v4("20.255.255.255"))
+
+
+def test_a_network_starting_at_the_last_address_of_another_is_inside_it() -> None:
+    networks = parse_networks(("10.0.0.1/32", "10.0.0.0/31"))
+
+    assert find_network(v4("10.0.0.1"), networks) == IPv4Network("10.0.0.0/31")
