@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
+from django.core.cache.backends.base import BaseCache
 from django.http import HttpResponse
 from django.test import AsyncClient as DjangoAsyncClient
 from django.test import Client as DjangoClient
@@ -238,6 +239,16 @@ def assert_restricted(response: Any, key: str, status: int = 400) -> None:
     """The request was refused and its session is gone from the store."""
     assert response.status_code == status
     assert stored(key) == {}
+
+
+class UnreachableCache(BaseCache):
+    """A cache backend whose every read and write fails, as a cache server that is down."""
+
+    def get(self, key: Any, default: Any = None, version: Any = None) -> Any:
+        raise ConnectionError("the cache server is down")
+
+    def set(self, key: Any, value: Any, timeout: Any = None, version: Any = None) -> None:
+        raise ConnectionError("the cache server is down")
 
 
 # Signals and logs ----------------------------------------------------------------------------

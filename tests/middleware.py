@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
-from django.http import HttpRequest, HttpResponseBase
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.http import HttpRequest
 
 from restricted_sessions.middleware import RestrictedSessionsMiddleware, SessionMiddleware
 
@@ -18,15 +20,20 @@ class ProjectRestrictedSessionsMiddleware(RestrictedSessionsMiddleware):
 
 
 class SwapUrlconfMiddleware:
-    """Sets ``request.urlconf`` to ``tests.urls_swapped`` for requests with ``X-Swap-Urlconf``."""
+    """Sets ``request.urlconf`` to ``tests.urls_swapped`` for requests with ``X-Swap-Urlconf``.
+
+    Sync and async, so that under ASGI the chain around it stays async.
+    """
 
     sync_capable = True
-    async_capable = False
+    async_capable = True
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
         self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
 
-    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+    def __call__(self, request: HttpRequest) -> Any:
         if "X-Swap-Urlconf" in request.headers:
             request.urlconf = "tests.urls_swapped"
         return self.get_response(request)

@@ -21,7 +21,9 @@ from hypothesis import strategies as st
 from restricted_sessions import headers
 from restricted_sessions.addresses import (
     DEFAULT_MAX_PROXY_HOPS,
+    MAX_ADDRESS_LENGTH,
     MAX_ENTRY_LENGTH,
+    PARSE_CACHE_SIZE,
     AddressRules,
     client_behind_proxies,
     find_network,
@@ -136,6 +138,31 @@ def test_first_address_reads_the_first_entry() -> None:
     assert first_address(None) is None
     assert first_address(", 192.0.2.1") is None
     assert first_address(" " * MAX_ENTRY_LENGTH + "192.0.2.1") is None
+    assert first_address("192.0.2.1,198.51.100.1,203.0.113.7") == v4("192.0.2.1")
+
+
+def test_an_address_of_up_to_64_characters_is_parsed() -> None:
+    """The longest real spelling (IPv6, embedded IPv4, zone id) fits; longer values never reach the cache."""
+    zoned = "fe80::1%" + "a" * (MAX_ADDRESS_LENGTH - 8)
+
+    assert MAX_ADDRESS_LENGTH == 64
+    assert parse_ip(zoned) == IPv6Address(zoned)
+    assert parse_ip(zoned + "a") is None
+
+
+def test_an_entry_of_up_to_256_characters_is_parsed_with_its_whitespace() -> None:
+    rules = AddressRules()
+    padded = " " * (MAX_ENTRY_LENGTH - len("192.0.2.1")) + "192.0.2.1"
+
+    assert MAX_ENTRY_LENGTH == 256
+    assert rules.parse_entry(padded) == v4("192.0.2.1")
+    assert rules.parse_entry(" " + padded) is None
+    assert rules.parse_entry("192.0.2.1") == v4("192.0.2.1")
+    assert rules.parse_entry("x192.0.2.1,", 1, 10) == v4("192.0.2.1")
+
+
+def test_the_parse_cache_of_a_rules_object_is_bounded() -> None:
+    assert AddressRules()._parse.cache_info().maxsize == PARSE_CACHE_SIZE == 4096  # type: ignore[attr-defined]
 
 
 # Configured entries ----------------------------------------------------------------------------
@@ -497,6 +524,11 @@ def test_a_huge_header_of_trusted_proxies_is_unknown(entries: int) -> None:
     assert PROXIES.client("10.0.0.1", header + ", 198.51.100.1") == v4("198.51.100.1")
 
 
+def test_an_empty_left_most_entry_is_never_read() -> None:
+    assert PROXIES.client("10.0.0.1", ",203.0.113.7") == v4("203.0.113.7")
+    assert PROXIES.client("10.0.0.1", ",10.0.0.2") is None
+
+
 def test_a_long_entry_is_unknown_without_reading_it() -> None:
     assert PROXIES.client("10.0.0.1", " " * MAX_ENTRY_LENGTH + "203.0.113.7") is None
     assert PROXIES.client("10.0.0.1", " " * (MAX_ENTRY_LENGTH - 20) + "203.0.113.7") == v4("203.0.113.7")
@@ -648,3 +680,67 @@ def test_a_request_without_a_scope_is_read_from_meta() -> None:
     request = RequestFactory().get("/", headers={"X-Forwarded-For": "203.0.113.7"})
 
     assert headers.header(request, "HTTP_X_FORWARDED_FOR") == "203.0.113.7"
+
+
+@pytest.mark.parametrize(
+    "name", [b"content-length", b"content-type", b"x-forwarded-for", b"x-real-ip", b"user-agent", b"dpop"]
+)
+def test_a_raw_header_name_is_filed_under_the_meta_key_django_uses(name: bytes) -> None:
+    request = asgi_request([(name, b"7")])
+
+    assert request.META[headers.meta_key_of(name)] == "7"
+
+
+# Pinned edges of the normalisation, the lookups and the messages ----------------------------------
+
+
+def test_the_first_ipv4_compatible_address_is_ipv4() -> None:
+    assert parse_ip("::1.0.0.0") == v4("1.0.0.0")
+    assert parse_ip("::0.255.255.255") == IPv6Address("::0.255.255.255")
+    assert parse_networks(("::1.0.0.0/120",)) == (IPv4Network("1.0.0.0/24"),)
+
+
+def test_an_address_just_outside_a_nat64_prefix_stays_ipv6() -> None:
+    assert parse_ip("64:ff9b::1:c000:207") == IPv6Address("64:ff9b::1:c000:207")
+    assert parse_ip("64:ff9b::c000:207") == v4("192.0.2.7")
+
+
+def test_an_entry_that_can_never_match_is_named_with_the_fix() -> None:
+    assert network_problems(["::/96"]) == [
+        "'::/96' covers both IPv4-compatible addresses (::a.b.c.d, compared as IPv4) and ::/104 (::, ::1): "
+        "write the IPv4 network and the IPv6 addresses as separate entries"
+    ]
+    assert network_problems(["64:ff9b:1:0:ff00::/80"]) == [
+        "'64:ff9b:1:0:ff00::/80' lies in the NAT64 prefix 64:ff9b:1::/48 but sets bits 64-71, which are zero in "
+        "every IPv4-embedded address (RFC 6052 section 2.2), so it can never match: write the IPv4 network it "
+        "should cover"
+    ]
+
+
+def test_the_error_of_bad_settings_names_every_bad_entry() -> None:
+    with pytest.raises(ValueError, match="'a' is not") as raised:
+        AddressRules(trusted_proxies=["a", "b"])
+    assert str(raised.value) == "; ".join(network_problems(["a", "b"]))
+    with pytest.raises(ValueError, match="'a' is not") as raised:
+        AddressRules(nat64_prefixes=["a", "b"])
+    assert str(raised.value) == "; ".join(nat64_problems(["a", "b"]))
+
+
+def test_lookups_in_a_group_of_blocks_of_different_lengths() -> None:
+    """A /2 makes the lookup group by the first 2 bits: /8 and /24 blocks share a group."""
+    networks = parse_networks(("64.0.0.0/2", "10.0.0.0/24", "20.0.0.0/8"))
+
+    assert find_network(v4("20.0.0.5"), networks) == IPv4Network("20.0.0.0/8")
+    assert find_network(v4("10.0.0.5"), networks) == IPv4Network("10.0.0.0/24")
+    assert find_network(v4("9.0.0.1"), networks) is None
+    assert find_network(v4("10.0.1.0"), networks) is None
+    assert find_network(v4("10.0.1.1"), networks) is None
+    assert not networks.contains(v4("10.0.1.0"))
+    assert not networks.contains(v4("21.0.0.0"))
+    assert networks.contains(v4("20.255.255.255"))
+
+
+def test_a_network_starting_at_the_last_address_of_another_is_inside_it() -> None:
+    networks = parse_networks(("10.0.0.1/32", "10.0.0.0/31"))
+
+    assert find_network(v4("10.0.0.1"), networks) == IPv4Network("10.0.0.0/31")

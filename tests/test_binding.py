@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import ipaddress
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -23,9 +24,12 @@ from restricted_sessions.binding import (
     IP_SESSION_KEY,
     MATCH,
     MEMO_SIZE,
+    REASON_DBSC,
+    REASON_DPOP,
     REASON_IP,
     REASON_UA,
     UA_SESSION_KEY,
+    UNBOUND,
     Binding,
     Match,
     Outcome,
@@ -139,6 +143,55 @@ def test_legacy_hashed_values_still_match_the_same_client() -> None:
     assert decide(HASHED, binding, presented(V4, UA)) is MATCH
     assert decide(HASHED, binding, presented("192.0.2.8", UA)).reason == REASON_IP
     assert decide(HASHED, binding, presented(V4, UA + " ")).reason == REASON_UA
+
+
+@pytest.mark.parametrize("stored", [V4, "::ffff:192.0.2.7", LEGACY_V4, "#40dR0QTwMSl8UzlyIxXExzw"])
+def test_ip_matches_reads_a_stored_address_in_any_form(stored: str) -> None:
+    """Compact raw and hashed (golden, as pinned above), 1.0's ``$hmac$4$``, 0.4's raw text."""
+    assert HASHED.ip_matches(stored, ip(V4))
+    assert not HASHED.ip_matches(stored, ip("192.0.2.8"))
+    assert not HASHED.ip_matches(stored, None)
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        UA,
+        LEGACY_UA,
+        "#MY2K_0n1wMCI8D1tNadOfg",
+        "~oACLSyCILCPONkl2FTMj1A",
+        "$sha256$" + hashlib.sha256(UA.encode()).hexdigest(),
+    ],
+)
+def test_ua_matches_reads_a_stored_user_agent_in_any_form(stored: str) -> None:
+    """Compact hashed and raw digests (golden), 1.0's ``$hmac$`` and ``$sha256$``, 0.4's raw text."""
+    assert HASHED.ua_matches(stored, UA)
+    assert not HASHED.ua_matches(stored, UA + " ")
+    assert not HASHED.ua_matches(stored, None)
+
+
+def test_ua_matches_compares_a_raw_legacy_user_agent_as_ua_match_says() -> None:
+    tolerant = Policy(ua_match=IGNORE_VERSIONS)
+
+    assert tolerant.ua_matches("Mozilla/5.0 Firefox/133.0", "Mozilla/5.0 Firefox/134.0")
+    assert not RAW.ua_matches("Mozilla/5.0 Firefox/133.0", "Mozilla/5.0 Firefox/134.0")
+
+
+def test_ua_matches_reads_0_4s_none_as_bound_to_no_user_agent() -> None:
+    assert HASHED.ua_matches(None, None)
+    assert HASHED.ua_matches(None, "")
+    assert not HASHED.ua_matches(None, UA)
+
+
+@pytest.mark.parametrize("stored", ["?", "#", "~", "$hmac$" + "0" * 62, 42, ["UA"]])
+def test_ua_matches_never_matches_an_unreadable_stored_user_agent(stored: object) -> None:
+    assert not HASHED.ua_matches(stored, UA)
+    assert not HASHED.ua_matches(stored, "")
+
+
+@pytest.mark.parametrize("stored", ["?", "junk", "#60dR0QTwMSl8UzlyIxXExzw", "$hmac$4$" + "0" * 62, None, 42])
+def test_ip_matches_never_matches_an_unreadable_stored_address(stored: object) -> None:
+    assert not HASHED.ip_matches(stored, ip(V4))
 
 
 @pytest.mark.parametrize(
@@ -681,3 +734,94 @@ def test_what_a_legacy_binding_saves_now_is_not_legacy() -> None:
 
     assert outcome.save == Binding(V4, V6, RAW.ua_token(UA))
     assert not outcome.save.legacy
+
+
+# Device-bound sessions (DBSC) and DPoP key-bound sessions -----------------------------------------
+
+OTHER_V4 = "198.51.100.1"
+KEY_A, KEY_B = "jkt-of-key-a", "jkt-of-key-b"
+PROOF_KEYS = Policy(bind_proof_key=True)
+PROOF_KEYS_ANYWHERE = Policy(bind_proof_key=True, proof_key_restrict_ip=False)
+
+
+def with_key(address: str | None = V4, jkt: str | None = KEY_A, user_agent: str | None = UA) -> Presented:
+    return Presented(None if address is None else parse_ip(address), user_agent, jkt=jkt)
+
+
+def test_a_proof_key_is_the_fifth_field_of_the_stored_form() -> None:
+    binding = Binding(V4, ua=RAW.ua_token(UA), jkt=KEY_A)
+
+    assert binding.encode() == "1|192.0.2.7||~oACLSyCILCPONkl2FTMj1A|jkt-of-key-a"
+    assert parse(binding.encode()) == binding
+
+
+def test_a_device_bound_session_without_its_bound_cookie_is_refused_whatever_else_matches() -> None:
+    binding = replace(RAW.new_binding(presented()), device=True)
+    without_cookie = Presented(ip(V4), UA, device_proof=False)
+
+    assert decide(RAW, binding, without_cookie) == Outcome(REASON_DBSC)
+    assert decide(RAW, binding, presented()) is MATCH
+    assert decide(RAW, replace(binding, device=False), without_cookie) is MATCH
+
+
+def test_a_device_bound_session_keeps_the_ip_check_unless_switched_off() -> None:
+    binding = replace(RAW.new_binding(presented()), device=True)
+
+    assert decide(RAW, binding, presented(OTHER_V4)).reason == REASON_IP
+    assert decide(Policy(device_restrict_ip=False), binding, presented(OTHER_V4)) is MATCH
+    assert decide(Policy(device_restrict_ip=False), replace(binding, device=False), presented(OTHER_V4)).reason == (
+        REASON_IP
+    )
+
+
+def test_what_a_device_bound_session_saves_is_not_marked_device_bound() -> None:
+    """The DBSC state lives under its own session key; the compact form never holds it."""
+    rotating = Policy(hashed=True, secrets=(NEW, OLD))
+    binding = replace(Policy(hashed=True, secrets=(OLD,)).new_binding(presented()), device=True, legacy=True)
+
+    outcome = decide(rotating, binding, presented())
+
+    assert outcome.save == Policy(hashed=True, secrets=(NEW,)).new_binding(presented())
+    assert outcome.save is not None
+    assert (outcome.save.device, outcome.save.legacy) == (False, False)
+
+
+def test_a_key_bound_session_needs_a_proof_by_its_key() -> None:
+    binding = Binding(V4, ua=RAW.ua_token(UA), jkt=KEY_A)
+
+    assert decide(PROOF_KEYS, binding, with_key(jkt=KEY_A)) is MATCH
+    assert decide(PROOF_KEYS, binding, with_key(jkt=KEY_B)) == Outcome(REASON_DPOP, KEY_A, KEY_B)
+    assert decide(PROOF_KEYS, binding, with_key(jkt=None)) == Outcome(REASON_DPOP, KEY_A, None)
+    # With DPOP off, a stored key binds nothing; a session bound to no key needs no proof.
+    assert decide(RAW, binding, with_key(jkt=None)) is MATCH
+    assert decide(PROOF_KEYS, replace(binding, jkt=UNBOUND), with_key(jkt=KEY_B)) is MATCH
+
+
+def test_a_key_bound_session_keeps_the_ip_check_unless_switched_off() -> None:
+    binding = Binding(V4, ua=RAW.ua_token(UA), jkt=KEY_A)
+    unkeyed = replace(binding, jkt=UNBOUND)
+
+    assert decide(PROOF_KEYS, binding, with_key(OTHER_V4)).reason == REASON_IP
+    assert decide(PROOF_KEYS_ANYWHERE, binding, with_key(OTHER_V4)) is MATCH
+    # Only sessions bound to a key leave the address unchecked.
+    assert decide(PROOF_KEYS_ANYWHERE, unkeyed, with_key(OTHER_V4, jkt=None)).reason == REASON_IP
+    assert decide(Policy(proof_key_restrict_ip=False), binding, with_key(OTHER_V4)).reason == REASON_IP
+
+
+def test_a_session_saved_with_a_proof_is_bound_to_its_key_once() -> None:
+    current = RAW.new_binding(presented())
+
+    assert PROOF_KEYS.to_save(current, with_key(jkt=KEY_B)) == replace(current, jkt=KEY_B)
+    assert PROOF_KEYS.to_save(replace(current, jkt=KEY_A), with_key(jkt=KEY_B)) is None
+    assert PROOF_KEYS.to_save(current, with_key(jkt=None)) is None
+    assert RAW.to_save(current, with_key(jkt=KEY_B)) is None
+
+
+def test_a_rewrite_keeps_the_proof_key() -> None:
+    stale = Binding(V4, ua=Policy(hashed=True, secrets=(OLD,)).ua_token(UA), jkt=KEY_A)
+
+    assert PROOF_KEYS.to_save(stale, with_key(jkt=KEY_A)) == Binding(V4, ua=RAW.ua_token(UA), jkt=KEY_A)
+
+
+def test_a_current_device_bound_binding_is_not_rewritten() -> None:
+    assert RAW.to_save(replace(RAW.new_binding(presented()), device=True), presented()) is None

@@ -604,3 +604,72 @@ def test_dpop_without_joserfc_is_an_error_at_start_up(monkeypatch: pytest.Monkey
     monkeypatch.setattr(conf, "_importable", lambda module: module != "joserfc")
     with override_settings(RESTRICTEDSESSIONS_DPOP="optional"):
         assert [message.id for message in check_settings()] == ["restricted_sessions.E019"]
+
+
+# Every other setting error: its id, its message, and the start-up error of get_config() ------------
+
+OTHER_INVALID: dict[str, tuple[str, str, Any]] = {
+    "redirect-view-empty": ("REDIRECT_VIEW", "restricted_sessions.E005", ""),
+    "redirect-view-not-a-string": ("REDIRECT_VIEW", "restricted_sessions.E005", 1),
+    "remote-addr-key-empty": ("REMOTE_ADDR_KEY", "restricted_sessions.E006", ""),
+    "remote-addr-key-none": ("REMOTE_ADDR_KEY", "restricted_sessions.E006", None),
+    "session-header-with-a-space": ("SESSION_HEADER", "restricted_sessions.E007", "X Session"),
+    "session-header-not-a-string": ("SESSION_HEADER", "restricted_sessions.E007", 1),
+    "nat64-prefix-of-length-33": ("NAT64_PREFIXES", "restricted_sessions.E023", ["2001:db8::/33"]),
+    "max-proxy-hops-zero": ("MAX_PROXY_HOPS", "restricted_sessions.E024", 0),
+    "dbsc-not-a-boolean": ("DBSC", "restricted_sessions.E018", "yes"),
+}
+
+
+@pytest.mark.parametrize(("name", "check_id", "value"), OTHER_INVALID.values(), ids=OTHER_INVALID.keys())
+def test_every_other_invalid_value_is_reported_and_stops_get_config(name: str, check_id: str, value: Any) -> None:
+    from restricted_sessions.checks import check_settings
+    from restricted_sessions.conf import get_config
+
+    with override_settings(**prefixed({name: value})):
+        [error] = check_settings()
+        with pytest.raises(ImproperlyConfigured) as raised:
+            get_config()
+
+    assert isinstance(error, Error)
+    assert error.id == check_id
+    assert error.msg.startswith(f"RESTRICTEDSESSIONS_{name}")
+    assert repr(value) in error.msg or name in ("NAT64_PREFIXES", "MAX_PROXY_HOPS")
+    assert error.hint
+    assert str(raised.value) == f"{error.msg} {error.hint} ({check_id})"
+
+
+def test_a_remote_addr_key_without_trusted_proxies_is_only_a_warning() -> None:
+    from restricted_sessions.checks import check_settings
+    from restricted_sessions.conf import get_config
+
+    with override_settings(RESTRICTEDSESSIONS_REMOTE_ADDR_KEY="HTTP_X_FORWARDED_FOR"):
+        [warning] = check_settings()
+        config = get_config()
+
+    assert isinstance(warning, CheckWarning)
+    assert warning.id == "restricted_sessions.W001"
+    assert config.remote_addr_key == "HTTP_X_FORWARDED_FOR"
+
+
+def test_dbsc_without_joserfc_is_an_error_at_start_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    from restricted_sessions import conf
+    from restricted_sessions.checks import check_settings
+
+    monkeypatch.setattr(conf, "_importable", lambda module: module != "joserfc")
+    with override_settings(RESTRICTEDSESSIONS_DBSC=True):
+        [error] = check_settings()
+
+    assert error.id == "restricted_sessions.E019"
+    assert error.hint == 'pip install "restricted_sessions[dbsc]"'
+
+
+@override_settings(
+    INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.sessions", "restricted_sessions"],
+    MIDDLEWARE=[SESSION, RESTRICTED],
+    RESTRICTEDSESSIONS_AUTHED_ONLY=True,
+)
+def test_authed_only_on_a_site_without_contrib_auth_is_e009() -> None:
+    from restricted_sessions.checks import check_middleware
+
+    assert [message.id for message in check_middleware()] == ["restricted_sessions.E009"]

@@ -17,7 +17,18 @@ from django.test import override_settings
 from restricted_sessions.decorators import restriction_exempt
 from tests import settings as test_settings
 from tests import views
-from tests.helpers import HEADER, Http, assert_restricted, bound, bound_cookie_session, bound_ip, kept, stored, ua_token
+from tests.helpers import (
+    HEADER,
+    Http,
+    assert_restricted,
+    bound,
+    bound_cookie_session,
+    bound_ip,
+    kept,
+    signal_calls,
+    stored,
+    ua_token,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -193,3 +204,16 @@ def test_a_path_exempt_through_a_request_urlconf_set_before_the_restriction_is_s
     assert kept(response) == {"value": "mine"}
     assert stored(key) == before
     assert http.get("read", ua="Thief").status_code == 400
+
+
+@override_settings(MIDDLEWARE=SWAP_AFTER, RESTRICTEDSESSIONS_REPORT_ONLY=True)
+def test_with_report_only_a_path_exempt_in_root_urlconf_that_is_never_reached_is_only_reported(http: Http) -> None:
+    key = bound_cookie_session(http)
+    before = stored(key)
+
+    with signal_calls() as calls:
+        response = http.get("exempt-cbv", ua="Thief", headers=SWAP)
+
+    assert response.status_code == 404
+    assert [call["enforced"] for call in calls] == [False]
+    assert stored(key) == before

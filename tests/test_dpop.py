@@ -253,6 +253,9 @@ def test_step_6_signature_verifies_with_the_jwk() -> None:
     other_claims = b64(json.dumps(claims(jti="proof-2")).encode())
     refused(f"{header_segment}.{other_claims}.{signature}", "signature")
     refused(sign()[:-4] + "AAAA", "signature")
+    # Not canonical base64url: a length no encoding has, and a last character with padding bits set.
+    refused(sign()[:-1], "signature")
+    refused(sign()[:-1] + "B", "signature")
 
 
 def test_step_6_jwk_type_and_curve_match_alg() -> None:

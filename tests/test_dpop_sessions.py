@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from asgiref.sync import async_to_sync
+from django.conf import settings
 from django.core.asgi import get_asgi_application
 from django.core.wsgi import get_wsgi_application
 from django.test import override_settings
@@ -160,3 +161,17 @@ def test_cookie_sessions_are_left_to_the_other_bindings(transport: str, alice: A
     response = site.request("POST", "/login/", data={"username": "alice"}, headers={"DPoP": "junk"})
     assert response.status_code in (200, 403)
     assert auth.session_key is None
+
+
+WITHOUT_COMMON_MIDDLEWARE = [
+    path for path in settings.MIDDLEWARE if path != "django.middleware.common.CommonMiddleware"
+]
+
+
+@override_settings(RESTRICTEDSESSIONS_DPOP="optional", MIDDLEWARE=WITHOUT_COMMON_MIDDLEWARE)
+def test_a_proof_sent_to_a_host_that_is_not_allowed_is_a_401_never_a_500(transport: str, alice: Any) -> None:
+    """Nothing before the restriction asked for the host (CommonMiddleware would have refused it)."""
+    site, auth = Site(transport), DPoPSessionAuth()
+    response = site.request("POST", "/login/", auth=auth, data={"username": "alice"}, headers={"Host": "evil.example"})
+    assert response.status_code == 401
+    assert 'error_description="The request\'s host is not allowed."' in response.headers["WWW-Authenticate"]

@@ -17,6 +17,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.test import RequestFactory, override_settings
 
+from restricted_sessions.changes import escaped
 from restricted_sessions.signals import session_restricted
 from restricted_sessions.tickets import aredeem_ticket, issue_ticket
 from tests.helpers import (
@@ -302,3 +303,8 @@ def connect_raising() -> Iterator[Callable[[], None]]:
 
     yield lambda: session_restricted.connect(receiver, weak=False)
     session_restricted.disconnect(receiver)
+
+
+@pytest.mark.parametrize("value", [None, 42, b"\r\n"])
+def test_only_strings_are_escaped(value: object) -> None:
+    assert escaped(value) is value

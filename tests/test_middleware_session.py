@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import string
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync
+from django.contrib.sessions.backends.cache import SessionStore as CACHE_STORE
+from django.contrib.sessions.backends.db import SessionStore as DB_STORE
+from django.contrib.sessions.backends.signed_cookies import SessionStore as SIGNED_STORE
 from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
 from django.contrib.sessions.models import Session
 from django.core.cache import caches
-from django.test import override_settings
+from django.http import HttpRequest, HttpResponse
+from django.test import RequestFactory, override_settings
 from django.utils import timezone
 from django.utils.cache import get_cache_key, has_vary_header
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from restricted_sessions.binding import Binding
+from restricted_sessions.keys import key_validator, meta_key
 from restricted_sessions.middleware import SessionMiddleware
 from tests import settings as test_settings
 from tests import views
@@ -168,6 +175,44 @@ def test_a_header_value_naming_no_session_cannot_be_fixed_by_login(header_http: 
 
     assert response.headers[HEADER] not in ("", chosen)
     assert stored(chosen) == {}
+
+
+# Which header values may reach a session store (restricted_sessions.keys) ------------------------
+
+LOWER_AND_DIGITS = string.ascii_lowercase + string.digits
+
+
+@pytest.mark.parametrize("store", [DB_STORE, CACHE_STORE])
+def test_a_store_key_is_8_to_40_of_djangos_key_characters(store: type[Any]) -> None:
+    accepts = key_validator(store)
+
+    assert accepts(store()._get_new_session_key())
+    assert [accepts("a" * length) for length in (0, 7, 8, 40, 41)] == [False, False, True, True, False]
+    assert accepts(LOWER_AND_DIGITS[:36])
+    for character in "A-_.:/=+ \x00\n\u00e9":
+        assert not accepts("abcdefgh" + character), character
+
+
+def test_a_signed_cookie_key_is_8_to_4096_url_safe_characters() -> None:
+    accepts = key_validator(SIGNED_STORE)
+
+    assert [accepts("a" * length) for length in (0, 7, 8, 4096, 4097)] == [False, False, True, True, False]
+    assert accepts(string.ascii_letters + string.digits + "_-:.")
+    for character in "/=+ \x00\n\u00e9":
+        assert not accepts("abcdefgh" + character), character
+
+
+def test_a_subclass_of_the_signed_cookie_store_gets_the_signed_cookie_rule() -> None:
+    class Store(SIGNED_STORE):
+        pass
+
+    assert key_validator(Store)("A" * 100 + ":" + "b" * 27)
+    assert not key_validator(DB_STORE)("A" * 100 + ":" + "b" * 27)
+
+
+def test_a_header_name_becomes_its_meta_key() -> None:
+    assert meta_key("X-SessionID") == "HTTP_X_SESSIONID"
+    assert meta_key("x-my-session-id") == "HTTP_X_MY_SESSION_ID"
 
 
 # Response header ------------------------------------------------------------------------------
@@ -533,3 +578,27 @@ def _replay_against_the_per_site_cache(new_http: Callable[..., Http], via: str) 
 
     assert [answer.status_code for answer in answers] == [400, 400, 400]
     assert all(b"victim-secret" not in answer.content for answer in answers)
+
+
+# A response whose request holds no session (another middleware removed it) -----------------------
+
+
+def test_a_response_to_a_request_without_a_session_is_passed_on_unchanged() -> None:
+    middleware = SessionMiddleware(lambda request: HttpResponse())
+    answer = HttpResponse("view")
+
+    assert middleware.process_response(RequestFactory().get("/"), answer) is answer
+    assert not answer.cookies
+    assert not answer.has_header("Vary")
+
+
+def test_an_async_response_to_a_request_without_a_session_is_passed_on_unchanged() -> None:
+    async def respond(request: HttpRequest) -> HttpResponse:
+        return HttpResponse()
+
+    middleware = SessionMiddleware(respond)
+    answer = HttpResponse("view")
+
+    assert async_to_sync(middleware.aprocess_response)(RequestFactory().get("/"), answer) is answer
+    assert not answer.cookies
+    assert not answer.has_header("Vary")

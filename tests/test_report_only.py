@@ -65,6 +65,20 @@ def test_the_session_and_its_binding_are_kept(http: Http) -> None:
 
 
 @override_settings(RESTRICTEDSESSIONS_REPORT_ONLY=True)
+def test_a_changed_request_that_saves_the_session_keeps_the_binding_as_it_was(http: Http) -> None:
+    """Not even rewritten in the current STORE mode, which would bind it to the changed client."""
+    key = bound_cookie_session(http, ip="192.0.2.7", ua="Browser A")
+    before = bound(stored(key))
+
+    with override_settings(RESTRICTEDSESSIONS_STORE="hashed"):
+        response = http.get("write", {"value": "changed"}, ip="198.51.100.1", ua="Browser B")
+
+    assert response.status_code == 200
+    assert stored(key)["value"] == "changed"
+    assert bound(stored(key)) == before
+
+
+@override_settings(RESTRICTEDSESSIONS_REPORT_ONLY=True)
 def test_a_change_is_logged_as_not_enforced(http: Http, logged: pytest.LogCaptureFixture) -> None:
     bound_cookie_session(http, ip="192.0.2.7")
 

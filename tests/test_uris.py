@@ -61,6 +61,7 @@ def test_normal_form(uri: str, normal: str) -> None:
         "https://example.com:99999/",
         "https://example.com:port/",
         "https://[not-ipv6]/",
+        "https://[v7.a:b]/",
         "https://[::1/",
         "https://exa mple.com/",
         "https://ex\tample.com/",

@@ -6,6 +6,7 @@ Checked on real User-Agent strings of current browsers, first with the pure func
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 import pytest
@@ -803,3 +804,31 @@ def test_a_session_bound_by_django_restricted_sessions_survives_a_browser_update
 
     assert kept(http.get("read", ip="192.0.2.7", ua=SAFARI_IOS_17_2)) == {"value": "legacy"}
     assert_restricted(http.get("read", ip="192.0.2.7", ua=SAFARI_IPAD_17_2), key)
+
+
+# The bounded stored form (1.0's "$sha256$" values are read from sessions it wrote) ----------------
+
+
+def test_a_user_agent_of_up_to_512_characters_is_kept_as_it_is() -> None:
+    assert MAX_STORED_LENGTH == 512
+    assert useragents.bounded("") == ""
+    assert useragents.bounded("a" * 512) == "a" * 512
+
+
+def test_a_longer_one_becomes_the_golden_sha256_form() -> None:
+    # The value 1.0 stored for this User-Agent.
+    assert useragents.bounded("M" * 600) == "$sha256$d9505831cf0c7a7eba6abaec64920ac9ae3fb89cc103dd618dbd3a051bb2a933"
+    assert useragents.bounded("a" * 513) == "$sha256$" + hashlib.sha256(b"a" * 513).hexdigest()
+
+
+def test_a_short_value_that_looks_like_the_digest_form_is_digested_too() -> None:
+    assert useragents.bounded("$sha256$") == "$sha256$" + hashlib.sha256(b"$sha256$").hexdigest()
+    assert useragents.bounded("$sha256") == "$sha256"
+
+
+def test_lone_surrogates_are_digested_never_an_error() -> None:
+    assert (
+        useragents.bounded("\ud800" * 513)
+        == "$sha256$eda6af3e01ddfa9d96926786b2bcdf7582c2a63061d045fc8ed9091b4256e792"
+        == "$sha256$" + hashlib.sha256(b"\xed\xa0\x80" * 513).hexdigest()
+    )

@@ -197,6 +197,8 @@ def test_rsa_keys_need_2048_to_8192_bits() -> None:
     too_big = {"kty": "RSA", "n": base64.urlsafe_b64encode(b"\xff" * 1025).decode(), "e": "AQAB"}
     assert protocol._public_key(too_big, "RS256") is None
     assert protocol._public_key({"kty": "RSA", "n": "!!", "e": "AQAB"}, "RS256") is None
+    assert protocol._public_key({"kty": "RSA", "n": "A", "e": "AQAB"}, "RS256") is None
+    assert protocol._public_key({"kty": "RSA", "e": "AQAB"}, "RS256") is None
 
 
 def test_a_key_with_private_parts_is_refused() -> None:
