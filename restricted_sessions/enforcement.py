@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 from django.contrib.sessions.backends.base import SessionBase
@@ -264,8 +265,10 @@ async def aend(request: HttpRequest, session: SessionBase, examination: Examinat
     if examination.user_id is not None and config.auth_installed:
         from django.contrib.auth import aget_user, alogout
 
-        if not hasattr(request, "user") and not hasattr(request, "auser"):
-            request.user = await aget_user(request)
+        if not hasattr(request, "auser"):
+            # alogout() asks request.auser() who is logged out, for user_logged_out receivers.
+            user = await aget_user(request)
+            request.auser = partial(_returning, user)
         await alogout(request)
         _forget_user(request)
     else:
@@ -276,6 +279,10 @@ def _forget_user(request: HttpRequest) -> None:
     # logout() resets request.user, but request.auser() keeps answering with the user it cached.
     if hasattr(request, "auser"):
         request.auser = _anonymous_user
+
+
+async def _returning(value: Any) -> Any:
+    return value
 
 
 async def _anonymous_user() -> Any:

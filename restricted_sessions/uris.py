@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from ipaddress import ip_address
+from ipaddress import IPv6Address
 from urllib.parse import quote_from_bytes, unquote_to_bytes, urlsplit
 
 from django.core.exceptions import DisallowedHost
@@ -51,9 +51,10 @@ def _normalise(uri: str) -> str | None:
     host = parts.hostname
     if scheme not in DEFAULT_PORTS or not host or "@" in parts.netloc:
         return None
-    if ":" in host:
+    if "[" in parts.netloc:
+        # An IP literal (RFC 3986 section 3.2.2): an IPv6 address; IPvFuture is not a host we serve.
         try:
-            host = f"[{ip_address(host).compressed}]"
+            host = f"[{IPv6Address(host).compressed}]"
         except ValueError:
             return None
     authority = host if port in (None, DEFAULT_PORTS[scheme]) else f"{host}:{port}"

@@ -676,11 +676,9 @@ def test_without_authentication_middleware_a_change_still_logs_the_user_out(
 
 @override_settings(MIDDLEWARE=WITHOUT_AUTHENTICATION_MIDDLEWARE)
 def test_without_authentication_middleware_logout_receivers_hear_who_was_logged_out(
-    http: Http, alice: Any, logged_out: list[Any], request: pytest.FixtureRequest
+    http: Http, alice: Any, logged_out: list[Any]
 ) -> None:
-    if http.is_async:
-        # enforcement.aend sets request.user, but Django's alogout asks request.auser: user=None.
-        request.applymarker(pytest.mark.xfail(strict=True, reason="aend: alogout reads request.auser (reported)"))
+    # Django's logout() reads request.user, alogout() request.auser(): both must name the user.
     login(http)
 
     http.get("read", ua="Thief")

@@ -62,6 +62,9 @@ def test_normal_form(uri: str, normal: str) -> None:
         "https://example.com:port/",
         "https://[not-ipv6]/",
         "https://[v7.a:b]/",
+        # IPvFuture (RFC 3986 section 3.2.2) is not a host Django serves: never equal to "v7.future".
+        "https://[v7.future]/",
+        "https://[192.0.2.1]/",
         "https://[::1/",
         "https://exa mple.com/",
         "https://ex\tample.com/",
