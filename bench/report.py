@@ -507,7 +507,7 @@ CLOCK_TEXT = {
     "wall": "wall time (``time.perf_counter``)",
     "cpu": (
         "the process's CPU time (``time.process_time``, all threads), chosen with ``--clock cpu``"
-        " because other processes competed for the CPUs. It includes the CPU time of ASGI's"
+        " as steadier than wall time on a shared machine. It includes the CPU time of ASGI's"
         " request threads, but not waiting (for a thread to be scheduled, or for Redis: the cache"
         " engine's figures leave out the redis-server process and the loopback round trips)"
     ),
@@ -604,29 +604,28 @@ reading the client address and the check.
 """
 
 ANALYSIS = """
-What would close the gaps (found by profiling these configurations with ``cProfile`` and
-``timeit`` on the same machine):
+What the library does per steady request, and what that means for the figures above (found by
+profiling these configurations with ``cProfile`` and ``timeit`` on the same machine):
 
-* **Payload.** Storing the User-Agent as it is makes every session about 120 bytes larger, so
-  signed cookies cross the size at which Django compresses them and every request pays for
-  decompression and a longer HMAC. Storing a short digest of the (normalised) User-Agent, for
-  example the first 16 bytes of a keyed hash in URL-safe base64, would keep the binding at
-  about 40 bytes for both store modes, without weakening the comparison.
-* **Middleware part.** Per request the middleware reads the settings through several property
-  calls, rebuilds ``tuple(TRUSTED_PROXIES)`` to look up the parsed networks, looks up three
-  session keys and builds a ``Verdict``; with every option, the hashed store recomputes the
-  network identity and the HMAC cache key of the current address and User-Agent. Memoising
-  ``Policy.ip_value``/``ua_value`` per (policy, value) and preparing the trusted networks once in
-  the policy would bring the check to one dictionary lookup per bound value.
-* **Response phase.** ``SessionMiddleware._finish`` asks ``header in response`` on every response
-  (a case-insensitive lookup that raises and catches ``KeyError`` when the header is absent) and
-  calls ``session.is_empty()`` again; remembering whether ``_send_key`` sent the header and
-  reusing the first ``is_empty()`` would make the anonymous path as cheap as Django's.
-* **Oversized User-Agents.** A 100 kB User-Agent is hashed with SHA-256 on every request
-  (``bounded()``), and with ``UA_MATCH = "ignore_versions"`` first run through two regular
-  expressions, which costs milliseconds per request: a cheap amplification for a client. Treating
-  a User-Agent longer than the stored bound as opaque (no version stripping), and front servers'
-  usual 8 kB header limit, bound that cost.
+* **Payload.** The binding is one compact session value (``_restrictedsessions``: the address,
+  a second address with ``DUAL_STACK``, a 128-bit digest of the User-Agent, and the DPoP key's
+  thumbprint when there is one), so a signed cookie grows by about 60 characters, not by the
+  User-Agent itself; bindings written by 1.0 and 0.4 are read as they are and rewritten only
+  when the session is saved anyway.
+* **Middleware part.** One ``get_config()`` call (the settings are read once, into an immutable
+  object), one parse of the client address (cached per distinct string; behind trusted proxies at
+  most ``MAX_PROXY_HOPS`` entries of the forwarding header, each looked up in flat tables built
+  once), one split of the stored value, and ``binding.decide``: a few dictionary lookups and
+  comparisons (the check alone, above). The hashed store memoises its HMACs per address and
+  User-Agent, so a steady session computes none. Nothing is written to the session.
+* **Noise.** This is a 2-CPU virtual machine on a shared host. Django alone on the steady db
+  request varies by more than our whole part between runs (see the request tables and the
+  minimum columns), and the in-process gaps above are a few tens of microseconds, so the
+  ratios of a single run move by several percent from one run to the next; interleaved rounds
+  cancel slow drift, not this.
+* **Oversized User-Agents.** The stored form of a User-Agent is bounded (its digest), but a
+  request still hashes what it sends: a 100 kB header costs a SHA-256 of 100 kB in process.
+  Front servers cap a header line at about 8 kB (gunicorn, nginx), which bounds that cost.
 * **ASGI.** Under ``ASGIHandler`` Django starts a thread per request for sync code (the request
   signals, the db engine's queries); that dominates every stack's time and its noise, so ASGI
   ratios need many requests to settle.
