@@ -538,6 +538,8 @@ class CullingCache(LocMemCache):
         ({"BACKEND": LOCMEM, "OPTIONS": {"MAX_ENTRIES": 6_099_999}}, 60),
         ({"BACKEND": LOCMEM, "OPTIONS": {"MAX_ENTRIES": 6_100_000}}, 61),
         ({"BACKEND": LOCMEM, "OPTIONS": {"MAX_ENTRIES": "300"}}, 60),
+        # Not a number at all: Django would fail to build it; the store cannot be trusted either.
+        ({"BACKEND": LOCMEM, "OPTIONS": {"MAX_ENTRIES": "lots"}}, 60),
         ({"BACKEND": f"{__name__}.CullingCache", "OPTIONS": {"MAX_ENTRIES": 1000}}, 60),
         ({"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": "/nonexistent"}, 60),
         ({"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "cache_table"}, 60),
