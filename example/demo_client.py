@@ -459,9 +459,8 @@ class Demo(Report):
         self.expect_gone(stolen)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("base_url", help="e.g. http://127.0.0.1:8000")
+def add_credentials(parser: argparse.ArgumentParser) -> None:
+    """The demo user's ``--username`` and ``--password`` (default: $DEMO_PASSWORD), for every step's driver."""
     parser.add_argument("--username", default="demo")
     parser.add_argument(
         "--password",
@@ -469,6 +468,12 @@ def main() -> int:
         required="DEMO_PASSWORD" not in os.environ,
         help="default: $DEMO_PASSWORD",
     )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("base_url", help="e.g. http://127.0.0.1:8000")
+    add_credentials(parser)
     parser.add_argument("--server-log", type=Path, help="the server's log, checked at the end")
     args = parser.parse_args()
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import os
 import re
 import ssl
 import sys
@@ -33,7 +32,7 @@ from typing import Any
 
 import httpx
 from dbsc_chromium import CHROMIUM, chromium_args
-from demo_client import COOKIE, Report, StepAborted, field, short
+from demo_client import COOKIE, Report, StepAborted, add_credentials, field, short
 from joserfc.jwk import JWKRegistry
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, Response, sync_playwright
@@ -336,13 +335,7 @@ class DbscDemo(Report):
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("origin", help="e.g. https://localhost:8443")
-    parser.add_argument("--username", default="demo")
-    parser.add_argument(
-        "--password",
-        default=os.environ.get("DEMO_PASSWORD"),
-        required="DEMO_PASSWORD" not in os.environ,
-        help="default: $DEMO_PASSWORD",
-    )
+    add_credentials(parser)
     parser.add_argument("--spki", required=True, help="base64 SHA-256 of the server certificate's SPKI")
     parser.add_argument("--cert", type=Path, required=True, help="the server's certificate (PEM)")
     parser.add_argument("--cookie-age", type=int, required=True, help="RESTRICTEDSESSIONS_DBSC_COOKIE_AGE")
