@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib.util
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.apps import apps
@@ -294,6 +294,9 @@ class Config:
     #: False for the signed_cookies engine, whose sessions live in the cookie itself.
     server_side_store: bool
     auth_installed: bool
+    #: The examinations of matching requests, by what the request and its session presented
+    #: (``enforcement``'s memo, bounded). Starts empty with each configuration.
+    matches: dict[tuple[object, ...], Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_settings(cls) -> Config:

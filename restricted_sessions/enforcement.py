@@ -22,6 +22,7 @@ from django.http import HttpRequest, HttpResponseBase
 from restricted_sessions.binding import (
     BINDING_SESSION_KEY,
     LEGACY_SESSION_KEYS,
+    MATCH,
     REASON_DBSC,
     Binding,
     Outcome,
@@ -29,7 +30,7 @@ from restricted_sessions.binding import (
     decide,
 )
 from restricted_sessions.changes import Change, log_receiver_errors
-from restricted_sessions.clients import presented
+from restricted_sessions.clients import client_inputs, presented
 from restricted_sessions.conf import Config
 from restricted_sessions.dbsc import protocol as dbsc_protocol
 from restricted_sessions.dbsc import session as dbsc_state
@@ -59,6 +60,8 @@ AUTH_USER_SESSION_KEY = "_auth_user_id"
 OWN_SESSION_KEYS = frozenset((BINDING_SESSION_KEY, *LEGACY_SESSION_KEYS, dbsc_state.SESSION_KEY))
 # Refused keys are remembered under a digest: a key is a bearer credential, never a cache key.
 REFUSED_PREFIX = "restricted_sessions:refused:"
+#: How many examinations of matching requests a configuration remembers before it starts afresh.
+MATCHES_MEMO_SIZE = 4096
 #: Where the response phase finds what the request phase found.
 REQUEST_ATTRIBUTE = "_restricted_sessions_examination"
 
@@ -90,17 +93,44 @@ def _decide(
     user_id = data.get(AUTH_USER_SESSION_KEY)
     if config.authed_only and user_id is None:
         return None
+    state = data.get(dbsc_state.SESSION_KEY) if config.dbsc.enabled else None
+    device_bound = state is not None and dbsc_protocol.is_registered(state)
+    # A device-bound session's answer depends on the clock (its bound cookie expires): never remembered.
+    memo_key = None if device_bound else _memo_key(request, config, data, user_id, bind_other_family)
+    if memo_key is not None:
+        remembered: Examination | None = config.matches.get(memo_key)
+        if remembered is not None:
+            return remembered
     client = presented(request, config)
     binding = config.policy.read(data.get)
-    if config.dbsc.enabled:
-        state = data.get(dbsc_state.SESSION_KEY)
-        if dbsc_protocol.is_registered(state):
-            binding = replace(binding, device=True)
-            cookie = request.COOKIES.get(config.dbsc.cookie_name)
-            if not dbsc_protocol.bound_cookie_ok(state, cookie, time.time(), config.dbsc.cookie_age):
-                client = replace(client, device_proof=False)
+    if device_bound:
+        binding = replace(binding, device=True)
+        cookie = request.COOKIES.get(config.dbsc.cookie_name)
+        if not dbsc_protocol.bound_cookie_ok(state, cookie, time.time(), config.dbsc.cookie_age):
+            client = replace(client, device_proof=False)
     outcome = decide(config.policy, binding, client, bind_other_family=bind_other_family)
-    return Examination(client, outcome, user_id, device_bound=binding.device)
+    examination = Examination(client, outcome, user_id, device_bound=binding.device)
+    if memo_key is not None and outcome is MATCH:
+        if len(config.matches) >= MATCHES_MEMO_SIZE:
+            config.matches.clear()
+        config.matches[memo_key] = examination
+    return examination
+
+
+def _memo_key(
+    request: HttpRequest, config: Config, data: Mapping[str, Any], user_id: Any, bind_other_family: bool
+) -> tuple[object, ...] | None:
+    """What a matching request's examination depends on, or None when it is not remembered.
+
+    ``decide`` is a pure function of the configuration (the memo lives on it), the stored binding
+    and what ``presented`` reads from the request: the same values give the same answer, so the
+    steady state pays one lookup. Only matches without a write are remembered (see ``_decide``).
+    """
+    stored = data.get(BINDING_SESSION_KEY)
+    if not isinstance(stored, str) or (user_id is not None and type(user_id) not in (str, int)):
+        return None
+    inputs = client_inputs(request, config)
+    return None if inputs is None else (stored, user_id, bind_other_family, *inputs)
 
 
 def examine(request: HttpRequest, session: SessionBase, config: Config) -> Examination | None:

@@ -1,0 +1,184 @@
+"""The memo of matching examinations: the steady state pays one lookup, and never a different answer.
+
+``enforcement._decide`` remembers the examination of a matching request by everything the answer
+depends on (the stored binding, the user id, and the raw request values ``presented`` reads), on the
+configuration object, so a settings change starts afresh.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import RequestFactory, override_settings
+from hypothesis import given
+from hypothesis import strategies as st
+
+from restricted_sessions import enforcement
+from restricted_sessions.binding import BINDING_SESSION_KEY, MATCH, Presented, decide
+from restricted_sessions.clients import MAX_INPUT_LENGTH, client_inputs, presented
+from restricted_sessions.conf import get_config
+from tests import hypothesis_profiles  # noqa: F401 - registers the profiles
+from tests.helpers import Http, assert_restricted, login
+
+pytestmark = pytest.mark.usefixtures("_fresh_config")
+
+UA = "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0"
+OTHER_UA = "Mozilla/5.0 (Macintosh) Safari/605.1.15"
+
+
+@pytest.fixture
+def _fresh_config() -> None:
+    get_config().matches.clear()
+
+
+def request_from(ip: str | None = "203.0.113.7", ua: str | None = UA, **meta: Any) -> Any:
+    request = RequestFactory().get("/")
+    request.META.pop("REMOTE_ADDR")
+    if ip is not None:
+        request.META["REMOTE_ADDR"] = ip
+    if ua is not None:
+        request.META["HTTP_USER_AGENT"] = ua
+    request.META.update(meta)
+    return request
+
+
+def session_data(ip: str | None = "203.0.113.7", ua: str | None = UA, user_id: Any = "1") -> dict[str, Any]:
+    """What a session bound by a login from ``ip`` with ``ua`` holds."""
+    config = get_config()
+    binding = config.policy.new_binding(presented(request_from(ip, ua), config))
+    return {"_auth_user_id": user_id, BINDING_SESSION_KEY: binding.encode()}
+
+
+def examine(request: Any, data: dict[str, Any]) -> enforcement.Examination:
+    """The examination of a request for a session holding ``data`` (every test session is checked)."""
+    found = enforcement._decide(request, get_config(), data)
+    assert found is not None
+    return found
+
+
+def test_a_repeated_matching_request_is_answered_from_the_memo() -> None:
+    data = session_data()
+    first = examine(request_from(), data)
+    assert first.outcome is MATCH
+    again = examine(request_from(), dict(data))
+    assert again is first
+    assert list(get_config().matches.values()) == [first]
+
+
+def test_a_changed_client_is_refused_after_its_session_matched() -> None:
+    data = session_data()
+    assert examine(request_from(), data).outcome is MATCH
+    moved = examine(request_from(ip="198.51.100.9"), data)
+    assert moved.outcome.reason == "ip"
+    other_browser = examine(request_from(ua=OTHER_UA), data)
+    assert other_browser.outcome.reason == "ua"
+    no_user_agent = examine(request_from(ua=None), data)
+    assert no_user_agent.outcome.reason == "ua"
+
+
+def test_changes_are_never_remembered() -> None:
+    data = session_data()
+    for _ in range(2):
+        found = examine(request_from(ip="198.51.100.9"), data)
+        assert found.outcome.reason == "ip"
+    assert get_config().matches == {}
+
+
+def test_each_user_gets_an_examination_naming_that_user() -> None:
+    alice = examine(request_from(), session_data(user_id="1"))
+    bob = examine(request_from(), session_data(user_id="2"))
+    numbered = examine(request_from(), session_data(user_id=1))
+    assert (alice.user_id, bob.user_id, numbered.user_id) == ("1", "2", 1)
+
+
+def test_a_user_id_of_another_type_is_decided_without_the_memo() -> None:
+    data = session_data(user_id=["1"])
+    found = examine(request_from(), data)
+    assert found.outcome is MATCH
+    assert found.user_id == ["1"]
+    assert get_config().matches == {}
+
+
+def test_long_request_values_are_decided_but_never_remembered() -> None:
+    long_ua = UA + " " + "x" * MAX_INPUT_LENGTH
+    assert client_inputs(request_from(ua=long_ua[: MAX_INPUT_LENGTH + 1]), get_config()) is None
+    assert client_inputs(request_from(ua=long_ua[:MAX_INPUT_LENGTH]), get_config()) is not None
+    with override_settings(RESTRICTEDSESSIONS_TRUSTED_PROXIES=["10.0.0.0/8"]):
+        long_header = ", ".join(["10.0.0.1"] * 200)
+        assert client_inputs(request_from(ip="10.0.0.2", HTTP_X_FORWARDED_FOR=long_header), get_config()) is None
+    data = session_data(ua=long_ua)
+    found = examine(request_from(ua=long_ua), data)
+    assert found.outcome is MATCH
+    assert get_config().matches == {}
+
+
+def test_the_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(enforcement, "MATCHES_MEMO_SIZE", 3)
+    for number in range(7):
+        address = f"203.0.113.{number}"
+        assert examine(request_from(ip=address), session_data(ip=address)).outcome is MATCH
+        assert len(get_config().matches) <= 3
+    assert len(get_config().matches) == 1
+
+
+def test_a_settings_change_starts_with_an_empty_memo() -> None:
+    data = session_data()
+    examine(request_from(), data)
+    assert get_config().matches
+    with override_settings(RESTRICTEDSESSIONS_RESTRICT_UA=False):
+        assert get_config().matches == {}
+    with override_settings(RESTRICTEDSESSIONS_TRUSTED_PROXIES=["10.0.0.0/8"]):
+        # Behind a trusted proxy the client is the forwarded address: the remembered match of
+        # the peer's own address is not this configuration's answer.
+        proxied = examine(request_from(ip="10.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.9"), data)
+        assert proxied.outcome.reason == "ip"
+
+
+def test_a_forwarded_address_is_part_of_what_is_remembered() -> None:
+    with override_settings(RESTRICTEDSESSIONS_TRUSTED_PROXIES=["10.0.0.0/8"]):
+        data = session_data(ip="203.0.113.7")
+        via_proxy = request_from(ip="10.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.7")
+        assert examine(via_proxy, data).outcome is MATCH
+        spoofed = request_from(ip="10.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.9")
+        assert examine(spoofed, data).outcome.reason == "ip"
+
+
+addresses = st.sampled_from(["203.0.113.7", "203.0.113.8", "198.51.100.9", "2001:db8::1", "2001:db8:0:0::1", "junk"])
+user_agents = st.sampled_from([UA, OTHER_UA, "", None])
+
+
+@given(
+    bound_ip=addresses,
+    bound_ua=user_agents,
+    requests=st.lists(st.tuples(addresses, user_agents), min_size=1, max_size=8),
+)
+def test_remembered_answers_are_those_of_the_engine(
+    bound_ip: str, bound_ua: str | None, requests: list[tuple[str, str | None]]
+) -> None:
+    config = get_config()
+    config.matches.clear()
+    data = session_data(bound_ip, bound_ua)
+    binding = config.policy.read(data.get)
+    for ip, ua in requests * 2:
+        request = request_from(ip, ua)
+        expected = decide(config.policy, binding, presented(request, config))
+        found = examine(request, data)
+        assert found.outcome == expected
+        assert found.presented == presented(request, config)
+        assert isinstance(found.presented, Presented)
+
+
+@pytest.mark.django_db
+def test_the_steady_state_through_the_middleware_writes_nothing_and_a_move_still_ends_the_session(
+    http: Http, alice: Any
+) -> None:
+    login(http)
+    key = http.cookie_key
+    assert key is not None
+    for _ in range(3):
+        response = http.get("read")
+        assert response.status_code == 200
+        assert "Set-Cookie" not in response.headers
+    assert len(get_config().matches) == 1
+    assert_restricted(http.get("read", ip="198.51.100.9"), key)
