@@ -44,6 +44,8 @@ class Config:
     driver: drivers.Driver
     client: Client
     times: list[int] = field(default_factory=list)
+    #: The median of each round's batch (ns), for ratios paired round by round.
+    round_medians: list[float] = field(default_factory=list)
     counts: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
@@ -67,6 +69,7 @@ class Config:
             "median_us": statistics.median(times) / 1000 if times else None,
             "p10_us": quantile(0.1) if quantile else None,
             "p90_us": quantile(0.9) if quantile else None,
+            "round_medians_us": [value / 1000 for value in self.round_medians],
             **self.counts,
             "problems": self.problems,
         }
@@ -168,7 +171,9 @@ def run(
             size = batch if config.handler == "wsgi" else asgi_batch
             inputs = config.driver.prepare(PATHS[config.scenario], config.client, size)
             with config.settings():
-                config.times.extend(config.driver.timed(inputs))
+                times = config.driver.timed(inputs)
+            config.times.extend(times)
+            config.round_medians.append(statistics.median(times))
         if number % max(1, rounds // 5) == 0:
             log(f"  round {number + 1}/{rounds}")
     return [config.result() for config in configs]

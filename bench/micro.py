@@ -1,8 +1,10 @@
-"""The restriction check alone: ``binding.decide`` on prepared inputs, next to the seed's check.
+"""The restriction check alone, on prepared inputs of a matching request, next to the seed's check.
 
-Inputs are what the middleware would hold for a matching request: the stored values as the
-policy stores them, the current address already parsed. Each case is timed with ``timeit``:
-many repeats of a loop of calls; the median of the repeats, per call, is reported.
+Two paths: ``decide``, the engine's first look at a client (``binding.decide`` on the stored value
+and the parsed address), and ``remembered``, what every later request of that client costs
+(``enforcement``'s examination, from a request and the loaded session data, answered by the
+configuration's memo). Each case is timed with ``timeit``: many repeats of a loop of calls; the
+median of the repeats, per call, is reported.
 """
 
 from __future__ import annotations
@@ -26,16 +28,28 @@ INPUTS = {
 # What the middleware does for a matching request once the session is loaded: read the stored
 # binding (one compact value) and decide.
 STATEMENT = "decide(policy, policy.read(stored.get), Presented(current_ip, current_ua))"
+# What the middleware does for every later request of the same client: the examination, from the
+# request and the loaded session data (one memo lookup).
+REMEMBERED_STATEMENT = "examine(request, config, data)"
 SEED_STATEMENT = "middleware.validate_ip(request, ip) and middleware.validate_ua(request)"
 
 
-def policies() -> dict[str, Any]:
+def configs() -> dict[str, Any]:
     from restricted_sessions.conf import get_config
 
-    default = get_config().policy
+    default = get_config()
     with override_settings(**EVERY_OPTION):
-        every = get_config().policy
+        every = get_config()
     return {"default": default, "every option": every}
+
+
+def _request(address: str, user_agent: str, proxied: bool) -> HttpRequest:
+    """A request from ``address``: directly, or through the trusted proxy 10.1.2.3 (every option)."""
+    request = HttpRequest()
+    request.META = {"REMOTE_ADDR": address, "HTTP_USER_AGENT": "".join(list(user_agent))}
+    if proxied:
+        request.META.update(REMOTE_ADDR="10.1.2.3", HTTP_X_FORWARDED_FOR=address)
+    return request
 
 
 def _time(statement: str, namespace: dict[str, Any], repeat: int, target: float) -> dict[str, float]:
@@ -51,11 +65,12 @@ def _time(statement: str, namespace: dict[str, Any], repeat: int, target: float)
 
 
 def run(repeat: int, seeds: bool, target: float = 0.004) -> list[dict[str, Any]]:
-    from restricted_sessions import binding
+    from restricted_sessions import binding, enforcement
     from restricted_sessions.addresses import parse_ip
 
     results = []
-    for policy_name, policy in policies().items():
+    for policy_name, config in configs().items():
+        policy = config.policy
         for input_name, (address, user_agent) in INPUTS.items():
             current_ip = parse_ip(address)
             stored = policy.new_binding(binding.Presented(current_ip, user_agent)).encode()
@@ -67,18 +82,26 @@ def run(repeat: int, seeds: bool, target: float = 0.004) -> list[dict[str, Any]]
                 "current_ip": current_ip,
                 # A copy, so that no identity shortcut can make the comparison cheaper.
                 "current_ua": "".join(list(user_agent)),
+                "examine": enforcement._decide,
+                "request": _request(address, user_agent, proxied=policy_name != "default"),
+                "config": config,
+                "data": {"_auth_user_id": "1", binding.BINDING_SESSION_KEY: stored},
             }
             outcome = eval(STATEMENT, namespace)  # noqa: S307 - our own constant statement
-            if outcome.reason is not None or outcome.save is not None:
-                raise RuntimeError(f"{policy_name}/{input_name}: not a matching request: {outcome}")
-            results.append(
-                {
-                    "implementation": "restricted_sessions",
-                    "policy": policy_name,
-                    "input": input_name,
-                    **_time(STATEMENT, namespace, repeat, target),
-                }
-            )
+            examination = eval(REMEMBERED_STATEMENT, namespace)  # noqa: S307 - our own constant statement
+            for found in (outcome, examination.outcome):
+                if found.reason is not None or found.save is not None:
+                    raise RuntimeError(f"{policy_name}/{input_name}: not a matching request: {found}")
+            for path, statement in (("decide", STATEMENT), ("remembered", REMEMBERED_STATEMENT)):
+                results.append(
+                    {
+                        "implementation": "restricted_sessions",
+                        "path": path,
+                        "policy": policy_name,
+                        "input": input_name,
+                        **_time(statement, namespace, repeat, target),
+                    }
+                )
     if seeds:
         results.extend(_seed(repeat, target))
     return results
@@ -99,6 +122,7 @@ def _seed(repeat: int, target: float) -> list[dict[str, Any]]:
         results.append(
             {
                 "implementation": "django-restricted-sessions 0.4",
+                "path": "validate_ip + validate_ua",
                 "policy": "default",
                 "input": input_name,
                 **_time(SEED_STATEMENT, namespace, repeat, target),

