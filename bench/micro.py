@@ -99,6 +99,7 @@ def run(repeat: int, seeds: bool, target: float = 0.004) -> list[dict[str, Any]]
                         "path": path,
                         "policy": policy_name,
                         "input": input_name,
+                        "user_agent_bytes": len(user_agent),
                         **_time(statement, namespace, repeat, target),
                     }
                 )

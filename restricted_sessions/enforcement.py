@@ -48,6 +48,7 @@ __all__ = [
     "bind",
     "end",
     "examine",
+    "has_response_work",
     "remember_refused",
     "report",
     "was_refused",
@@ -337,6 +338,14 @@ def _binding_to_write(
         return None
     client = examination.presented if examination is not None else presented(request, config)
     return config.policy.to_save(config.policy.read(data.get), client)
+
+
+def has_response_work(session: SessionBase, config: Config) -> bool:
+    """Whether ``bind`` can have anything to do: the session may be saved, or DBSC is on.
+
+    False for the steady state and for anonymous requests, which skip the response phase.
+    """
+    return session.modified or config.save_every_request or config.dbsc.enabled
 
 
 def _saves(session: SessionBase, status_code: int, config: Config) -> bool:

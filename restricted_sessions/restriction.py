@@ -76,12 +76,14 @@ class RestrictedSessionsMiddleware:
         session = getattr(request, "session", None)
         if session is None:
             return response
+        config = get_config()
         if getattr(request, PENDING_ATTRIBUTE, False) is True:
             # The view was never reached (a later middleware answered): fail closed.
-            refusal = self.refuse(request, session, getattr(request, REQUEST_ATTRIBUTE), get_config())
+            refusal = self.refuse(request, session, getattr(request, REQUEST_ATTRIBUTE), config)
             if refusal is not None:
                 return refusal
-        enforcement.bind(request, response, session, get_config())
+        if enforcement.has_response_work(session, config):
+            enforcement.bind(request, response, session, config)
         return response
 
     async def __acall__(self, request: HttpRequest) -> Any:
@@ -96,11 +98,13 @@ class RestrictedSessionsMiddleware:
         session = getattr(request, "session", None)
         if session is None:
             return response
+        config = get_config()
         if getattr(request, PENDING_ATTRIBUTE, False) is True:
-            refusal = await self.arefuse(request, session, getattr(request, REQUEST_ATTRIBUTE), get_config())
+            refusal = await self.arefuse(request, session, getattr(request, REQUEST_ATTRIBUTE), config)
             if refusal is not None:
                 return refusal
-        await enforcement.abind(request, response, session, get_config())
+        if enforcement.has_response_work(session, config):
+            await enforcement.abind(request, response, session, config)
         return response
 
     def process_request(self, request: HttpRequest) -> HttpResponseBase | None:
