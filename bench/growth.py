@@ -9,9 +9,9 @@ WSGI, db engine, the steady scenario (a session that was logged in by the same c
 * ``user_agent``: a User-Agent of 100 B to 100 kB, default settings and every option.
 
 Django alone gets the same requests at every point (it ignores what it does not read), so
-"our time" is the difference of the medians. Each point's stacks take turns, round by round;
-the settings of a point are switched in, and one untimed request pays for rebuilding what the
-library caches, before its timed batch.
+"our time" is their difference, paired round by round in the report. Each point's stacks take
+turns, round by round; the settings of a point are switched in, and one untimed request pays for
+rebuilding what the library caches, before its timed batch.
 """
 
 from __future__ import annotations
@@ -52,6 +52,8 @@ class Cell:
     status: int
     size: int
     times: list[int] = field(default_factory=list)
+    #: The median of each round's batch (ns), so that two stacks' points can be paired round by round.
+    round_medians: list[float] = field(default_factory=list)
 
 
 def networks(kind: str, count: int, offset: int) -> list[str]:
@@ -146,7 +148,9 @@ def measure(points: list[Point], rounds: int, batch: int, budget: float) -> list
                     config.driver.call(config.driver.prepare(PATHS[STEADY], config.client, 1)[0])
                     cell.size = max(3, min(batch, int(budget / max(time.perf_counter() - started, 1e-6))))
                 inputs = config.driver.prepare(PATHS[STEADY], config.client, cell.size)
-                cell.times.extend(config.driver.timed(inputs))
+                times = config.driver.timed(inputs)
+            cell.times.extend(times)
+            cell.round_medians.append(statistics.median(times))
     results = []
     for cell in cells:
         point, times = cell.point, sorted(cell.times)
@@ -160,6 +164,7 @@ def measure(points: list[Point], rounds: int, batch: int, budget: float) -> list
                 "requests": len(times),
                 "median_us": statistics.median(times) / 1000,
                 "p90_us": times[int(0.9 * (len(times) - 1))] / 1000,
+                "round_medians_us": [value / 1000 for value in cell.round_medians],
                 "status": cell.status,
             }
         )

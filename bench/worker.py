@@ -42,8 +42,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--micro-repeat", type=int, default=200)
     parser.add_argument("--scaling", default="1,10,100,1000")
     parser.add_argument("--scaling-total", type=int, default=600)
-    parser.add_argument("--growth-rounds", type=int, default=5)
-    parser.add_argument("--growth-batch", type=int, default=60)
+    parser.add_argument("--growth-rounds", type=int, default=12)
+    parser.add_argument("--growth-batch", type=int, default=25)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: proves that everything runs")
     return parser.parse_args(argv)
 
