@@ -7,19 +7,24 @@ configuration object, so a settings change starts afresh.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
 from django.test import RequestFactory, override_settings
 from hypothesis import given
 from hypothesis import strategies as st
 
-from restricted_sessions import enforcement
-from restricted_sessions.binding import BINDING_SESSION_KEY, MATCH, Presented, decide
-from restricted_sessions.clients import MAX_INPUT_LENGTH, client_inputs, presented
+from restricted_sessions import enforcement, headers
+from restricted_sessions.binding import BINDING_SESSION_KEY, MATCH, REASON_DBSC, REASON_DPOP, Presented, decide
+from restricted_sessions.clients import MAX_INPUT_LENGTH, client_inputs, client_ip, presented
 from restricted_sessions.conf import get_config
+from restricted_sessions.dbsc import session as dbsc_state
+from restricted_sessions.headers import meta_key_of
+from restricted_sessions.proofs import PROOF_ATTRIBUTE
 from tests import hypothesis_profiles  # noqa: F401 - registers the profiles
-from tests.helpers import Http, assert_restricted, login
+from tests.helpers import Http, assert_restricted, bound_ip, create_session, data_of, login, stored
 
 pytestmark = pytest.mark.usefixtures("_fresh_config")
 
@@ -48,6 +53,15 @@ def session_data(ip: str | None = "203.0.113.7", ua: str | None = UA, user_id: A
     config = get_config()
     binding = config.policy.new_binding(presented(request_from(ip, ua), config))
     return {"_auth_user_id": user_id, BINDING_SESSION_KEY: binding.encode()}
+
+
+def bound_to(request: Any, user_id: Any = "1") -> dict[str, Any]:
+    """What a session bound by a login with ``request`` holds, under the current settings."""
+    config = get_config()
+    return {
+        "_auth_user_id": user_id,
+        BINDING_SESSION_KEY: config.policy.new_binding(presented(request, config)).encode(),
+    }
 
 
 def examine(request: Any, data: dict[str, Any]) -> enforcement.Examination:
@@ -181,4 +195,98 @@ def test_the_steady_state_through_the_middleware_writes_nothing_and_a_move_still
         assert response.status_code == 200
         assert "Set-Cookie" not in response.headers
     assert len(get_config().matches) == 1
+    assert_restricted(http.get("read", ip="198.51.100.9"), key)
+
+
+# What the memo must never answer differently: each test fails if the key lacks what it names ---------
+
+
+@override_settings(RESTRICTEDSESSIONS_DBSC=True)
+def test_a_session_that_registers_a_device_key_is_no_longer_answered_from_the_memo() -> None:
+    data = session_data()
+    data[dbsc_state.SESSION_KEY] = {"challenges": [["c1", 0]]}  # registration pending
+    assert examine(request_from(), data).outcome is MATCH
+    # The device registers: nothing the memo key holds changes, but the request now lacks its bound cookie.
+    data[dbsc_state.SESSION_KEY] = {"id": "s" + "0" * 32, "jwk": {"kty": "EC"}, "registered_at": 0}
+    found = examine(request_from(), data)
+    assert found.outcome.reason == REASON_DBSC
+    assert found.device_bound is True
+
+
+@override_settings(RESTRICTEDSESSIONS_DPOP="optional")
+def test_a_session_bound_to_a_proof_key_is_refused_without_a_proof_by_it_after_a_match() -> None:
+    config = get_config()
+    data = session_data()
+    data[BINDING_SESSION_KEY] = replace(config.policy.read(data.get), jkt="thumbprint-A").encode()
+
+    def with_proof(jkt: str | None) -> Any:
+        request = request_from()
+        if jkt is not None:
+            setattr(request, PROOF_ATTRIBUTE, jkt)
+        return request
+
+    assert examine(with_proof("thumbprint-A"), data).outcome is MATCH
+    assert examine(with_proof(None), data).outcome.reason == REASON_DPOP
+    assert examine(with_proof("thumbprint-B"), data).outcome.reason == REASON_DPOP
+
+
+@override_settings(RESTRICTEDSESSIONS_REMOTE_ADDR_KEY="HTTP_X_REAL_IP")
+def test_a_custom_address_header_is_what_is_remembered_not_the_peer() -> None:
+    data = bound_to(request_from(ip="10.0.0.1", HTTP_X_REAL_IP="203.0.113.7"))
+    assert examine(request_from(ip="10.0.0.1", HTTP_X_REAL_IP="203.0.113.7"), data).outcome is MATCH
+    moved = examine(request_from(ip="10.0.0.1", HTTP_X_REAL_IP="198.51.100.9"), data)
+    assert moved.outcome.reason == "ip"
+
+
+def asgi_request(headers: list[tuple[bytes, bytes]], peer: str = "10.0.0.1") -> Any:
+    """A request as an ASGI handler of Django before 5.2.13 / 6.0.4 builds it: META joins both spellings."""
+    request = request_from(ip=peer)
+    request.scope = {"type": "http", "headers": [(b"user-agent", UA.encode()), *headers]}
+    joined: dict[str, list[str]] = {}
+    for name, value in headers:
+        joined.setdefault(meta_key_of(name), []).append(value.decode("latin1"))
+    request.META.update({key: ",".join(values) for key, values in joined.items()})
+    return request
+
+
+@pytest.mark.parametrize(
+    ("settings", "name"),
+    [
+        ({"RESTRICTEDSESSIONS_TRUSTED_PROXIES": ["10.0.0.0/8"]}, b"forwarded-for"),
+        ({"RESTRICTEDSESSIONS_REMOTE_ADDR_KEY": "HTTP_X_REAL_IP"}, b"real-ip"),
+    ],
+    ids=["trusted-proxies", "remote-addr-key"],
+)
+def test_an_underscored_header_joined_into_meta_never_reuses_a_remembered_match(
+    monkeypatch: pytest.MonkeyPatch, settings: dict[str, Any], name: bytes
+) -> None:
+    monkeypatch.setattr(headers, "SCAN_ASGI_HEADERS", True)
+    hyphen, underscore = b"x-" + name, b"x_" + name.replace(b"-", b"_")
+    with override_settings(**settings):
+        config = get_config()
+        if "RESTRICTEDSESSIONS_TRUSTED_PROXIES" in settings:
+            # The proxy appended the client's address to what the client sent: the client is the last entry.
+            honest = asgi_request([(hyphen, b"198.51.100.9,203.0.113.7")])
+            # The proxy's entry (the real client) alone under the real name; the client's own after it.
+            forged = asgi_request([(hyphen, b"198.51.100.9"), (underscore, b"203.0.113.7")])
+        else:
+            honest = asgi_request([(hyphen, b"203.0.113.7,198.51.100.9")])
+            forged = asgi_request([(underscore, b"203.0.113.7"), (hyphen, b"198.51.100.9")])
+        # What META holds is the same; only the header names differ.
+        assert honest.META[meta_key_of(hyphen)] == forged.META[meta_key_of(hyphen)]
+        assert str(client_ip(honest, config)) == "203.0.113.7"
+        data = bound_to(honest)
+        assert examine(honest, data).outcome is MATCH
+        found = examine(forged, data)
+        assert found.outcome.reason == "ip"
+        assert str(found.presented.ip) == "198.51.100.9"
+
+
+@pytest.mark.django_db
+@override_settings(SESSION_SAVE_EVERY_REQUEST=True)
+def test_save_every_request_binds_an_unbound_session_on_a_request_that_changes_nothing(http: Http) -> None:
+    key = create_session({"value": "kept"})
+    http.client.cookies[django_settings.SESSION_COOKIE_NAME] = key
+    assert data_of(http.get("read", ip="203.0.113.7")) == {"value": "kept"}
+    assert bound_ip(stored(key)) == "203.0.113.7"
     assert_restricted(http.get("read", ip="198.51.100.9"), key)
