@@ -290,3 +290,21 @@ def test_save_every_request_binds_an_unbound_session_on_a_request_that_changes_n
     assert data_of(http.get("read", ip="203.0.113.7")) == {"value": "kept"}
     assert bound_ip(stored(key)) == "203.0.113.7"
     assert_restricted(http.get("read", ip="198.51.100.9"), key)
+
+
+@override_settings(RESTRICTEDSESSIONS_STORE="hashed", SECRET_KEY="old-" + "k" * 50)
+def test_a_secret_key_rotation_is_decided_afresh_and_a_fallback_match_is_never_remembered() -> None:
+    data = session_data()
+    assert examine(request_from(), data).outcome is MATCH
+    with override_settings(SECRET_KEY="new-" + "k" * 50, SECRET_KEY_FALLBACKS=[]):
+        # The old key is gone: the remembered match of the old configuration is not this one's answer.
+        assert examine(request_from(), data).outcome.reason == "ip"
+    with override_settings(SECRET_KEY="new-" + "k" * 50, SECRET_KEY_FALLBACKS=["old-" + "k" * 50]):
+        outcomes = [examine(request_from(), data).outcome for _ in range(2)]
+        assert get_config().matches == {}
+        assert outcomes[0] == outcomes[1]
+        rewritten = outcomes[1].save
+        assert outcomes[1].reason is None
+        assert rewritten is not None
+        data[BINDING_SESSION_KEY] = rewritten.encode()
+        assert examine(request_from(), data).outcome is MATCH
