@@ -265,9 +265,9 @@ def test_an_underscored_header_joined_into_meta_never_reuses_a_remembered_match(
     with override_settings(**settings):
         config = get_config()
         if "RESTRICTEDSESSIONS_TRUSTED_PROXIES" in settings:
-            # The proxy appended the client's address to what the client sent: the client is the last entry.
+            # The trusted proxy appended the address it saw (the client) to what the client sent.
             honest = asgi_request([(hyphen, b"198.51.100.9,203.0.113.7")])
-            # The proxy's entry (the real client) alone under the real name; the client's own after it.
+            # A thief at 198.51.100.9 (written by the proxy) names the victim's address as x_forwarded_for.
             forged = asgi_request([(hyphen, b"198.51.100.9"), (underscore, b"203.0.113.7")])
         else:
             honest = asgi_request([(hyphen, b"203.0.113.7,198.51.100.9")])
