@@ -295,8 +295,9 @@ class Config:
     server_side_store: bool
     auth_installed: bool
     #: The examinations of matching requests, by what the request and its session presented
-    #: (``enforcement``'s memo, bounded). Starts empty with each configuration.
-    matches: dict[tuple[object, ...], Any] = field(default_factory=dict, compare=False, repr=False)
+    #: (``enforcement``'s memo, bounded). Starts empty with each configuration, also one made by
+    #: ``dataclasses.replace`` (not an init field), so a memo never outlives its settings.
+    matches: dict[tuple[object, ...], Any] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     @classmethod
     def from_settings(cls) -> Config:

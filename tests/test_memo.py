@@ -308,3 +308,12 @@ def test_a_secret_key_rotation_is_decided_afresh_and_a_fallback_match_is_never_r
         assert rewritten is not None
         data[BINDING_SESSION_KEY] = rewritten.encode()
         assert examine(request_from(), data).outcome is MATCH
+
+
+def test_a_configuration_made_by_replace_starts_with_its_own_empty_memo() -> None:
+    config = get_config()
+    examine(request_from(), session_data())
+    assert config.matches
+    changed = replace(config, report_only=not config.report_only)
+    assert changed.matches == {}
+    assert changed.matches is not config.matches
