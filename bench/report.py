@@ -5,8 +5,9 @@ Standard library only: ``bench/run.py`` renders under whatever Python started it
 
 from __future__ import annotations
 
+import operator
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,26 +58,27 @@ def heading(text: str, mark: str) -> str:
     return f"{text}\n{mark * len(text)}"
 
 
-def paired_ratio(row: dict[str, Any], base: dict[str, Any]) -> float:
-    """The median, over the rounds, of the ratio of the two configurations' batch medians.
+def _paired(row: dict[str, Any], base: dict[str, Any], compare: Callable[[float, float], float]) -> float:
+    """The median, over the rounds, of ``compare(own, base)`` applied to the two batch medians of each round.
 
     Both ran a batch in every round, seconds apart at most: pairing them round by round cancels the
-    machine's slow drifts, which a ratio of the two overall medians does not. Results without
-    rounds (older files) give the ratio of the medians.
+    machine's slow drifts, which comparing the two overall medians does not. Results without
+    rounds (older files) compare the overall medians.
     """
     own, other = row.get("round_medians_us") or [], base.get("round_medians_us") or []
     if own and len(own) == len(other):
-        return float(statistics.median(a / b for a, b in zip(own, other, strict=True)))
-    return float(row["median_us"] / base["median_us"])
+        return float(statistics.median(compare(a, b) for a, b in zip(own, other, strict=True)))
+    return float(compare(row["median_us"], base["median_us"]))
+
+
+def paired_ratio(row: dict[str, Any], base: dict[str, Any]) -> float:
+    """``row``'s cost over ``base``'s, paired round by round (see :func:`_paired`)."""
+    return _paired(row, base, operator.truediv)
 
 
 def paired_difference(row: dict[str, Any], base: dict[str, Any]) -> float:
-    """µs of ``row`` over ``base``: the median, over the rounds, of the difference of the two batch
-    medians of that round (see :func:`paired_ratio`); without rounds, the difference of the medians."""
-    own, other = row.get("round_medians_us") or [], base.get("round_medians_us") or []
-    if own and len(own) == len(other):
-        return float(statistics.median(a - b for a, b in zip(own, other, strict=True)))
-    return float(row["median_us"] - base["median_us"])
+    """µs of ``row`` over ``base``, paired round by round (see :func:`_paired`)."""
+    return _paired(row, base, operator.sub)
 
 
 class Results:

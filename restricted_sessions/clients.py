@@ -10,39 +10,45 @@ from restricted_sessions.conf import Config
 from restricted_sessions.headers import header
 from restricted_sessions.proofs import proof_key
 
-__all__ = ["client_inputs", "client_ip", "presented"]
+__all__ = ["ClientInputs", "client_inputs", "client_ip", "presented", "presented_from"]
 
-#: Raw inputs longer than this are never part of a memo key (``client_inputs`` gives None).
-MAX_INPUT_LENGTH = 1024
-
-
-def client_ip(request: HttpRequest, config: Config) -> IPAddress | None:
-    """The client address: behind TRUSTED_PROXIES, the first address they did not write."""
-    rules = config.addresses
-    if rules.trusted:
-        return rules.client(request.META.get("REMOTE_ADDR"), header(request, config.forwarded_for_key))
-    return rules.first_address(header(request, config.remote_addr_key))
+#: The raw values a request presents: (address value, forwarding header or None, User-Agent, DPoP thumbprint).
+ClientInputs = tuple[str | None, str | None, str | None, str | None]
 
 
-def presented(request: HttpRequest, config: Config) -> Presented:
-    """What the request presents, for ``binding.decide``."""
-    return Presented(client_ip(request, config), request.META.get("HTTP_USER_AGENT"), jkt=proof_key(request))
+def client_inputs(request: HttpRequest, config: Config) -> ClientInputs:
+    """Every raw value that ``presented`` reads, in the one place that reads them.
 
-
-def client_inputs(request: HttpRequest, config: Config) -> tuple[str | None, ...] | None:
-    """Every raw value that ``presented`` reads, as a tuple; None when one is longer than MAX_INPUT_LENGTH.
-
-    Two requests with equal inputs present the same client under the same configuration, so a
-    decision can be remembered by them. Long values are left out, so that junk headers cannot
-    fill memory.
+    The address value is ``REMOTE_ADDR`` behind TRUSTED_PROXIES (with the forwarding header they
+    append to), else the configured address header (``REMOTE_ADDR_KEY``) and no forwarding header.
+    Two requests with equal inputs present the same client under the same configuration.
     """
     meta = request.META
     if config.addresses.trusted:
         address, forwarded = meta.get("REMOTE_ADDR"), header(request, config.forwarded_for_key)
     else:
         address, forwarded = header(request, config.remote_addr_key), None
-    user_agent = meta.get("HTTP_USER_AGENT")
-    for value in (address, forwarded, user_agent):
-        if value is not None and len(value) > MAX_INPUT_LENGTH:
-            return None
-    return (address, forwarded, user_agent, proof_key(request))
+    return (address, forwarded, meta.get("HTTP_USER_AGENT"), proof_key(request))
+
+
+def _address(inputs: ClientInputs, config: Config) -> IPAddress | None:
+    address, forwarded = inputs[0], inputs[1]
+    rules = config.addresses
+    if rules.trusted:
+        return rules.client(address, forwarded)
+    return rules.first_address(address)
+
+
+def client_ip(request: HttpRequest, config: Config) -> IPAddress | None:
+    """The client address: behind TRUSTED_PROXIES, the first address they did not write."""
+    return _address(client_inputs(request, config), config)
+
+
+def presented_from(inputs: ClientInputs, config: Config) -> Presented:
+    """What ``inputs`` (from :func:`client_inputs`) present, for ``binding.decide``."""
+    return Presented(_address(inputs, config), inputs[2], jkt=inputs[3])
+
+
+def presented(request: HttpRequest, config: Config) -> Presented:
+    """What the request presents, for ``binding.decide``."""
+    return presented_from(client_inputs(request, config), config)

@@ -30,7 +30,7 @@ from restricted_sessions.binding import (
     decide,
 )
 from restricted_sessions.changes import Change, log_receiver_errors
-from restricted_sessions.clients import client_inputs, presented
+from restricted_sessions.clients import ClientInputs, client_inputs, presented, presented_from
 from restricted_sessions.conf import Config
 from restricted_sessions.dbsc import protocol as dbsc_protocol
 from restricted_sessions.dbsc import session as dbsc_state
@@ -48,7 +48,6 @@ __all__ = [
     "bind",
     "end",
     "examine",
-    "has_response_work",
     "remember_refused",
     "report",
     "was_refused",
@@ -63,6 +62,8 @@ OWN_SESSION_KEYS = frozenset((BINDING_SESSION_KEY, *LEGACY_SESSION_KEYS, dbsc_st
 REFUSED_PREFIX = "restricted_sessions:refused:"
 #: How many examinations of matching requests a configuration remembers before it starts afresh.
 MATCHES_MEMO_SIZE = 4096
+#: Request values longer than this are never part of a memo key, so that junk cannot fill memory.
+MAX_INPUT_LENGTH = 1024
 #: Where the response phase finds what the request phase found.
 REQUEST_ATTRIBUTE = "_restricted_sessions_examination"
 
@@ -96,13 +97,14 @@ def _decide(
         return None
     state = data.get(dbsc_state.SESSION_KEY) if config.dbsc.enabled else None
     device_bound = state is not None and dbsc_protocol.is_registered(state)
+    inputs = client_inputs(request, config)
     # A device-bound session's answer depends on the clock (its bound cookie expires): never remembered.
-    memo_key = None if device_bound else _memo_key(request, config, data, user_id, bind_other_family)
+    memo_key = None if device_bound else _memo_key(inputs, data, user_id, bind_other_family)
     if memo_key is not None:
         remembered: Examination | None = config.matches.get(memo_key)
         if remembered is not None:
             return remembered
-    client = presented(request, config)
+    client = presented_from(inputs, config)
     binding = config.policy.read(data.get)
     if device_bound:
         binding = replace(binding, device=True)
@@ -119,19 +121,21 @@ def _decide(
 
 
 def _memo_key(
-    request: HttpRequest, config: Config, data: Mapping[str, Any], user_id: Any, bind_other_family: bool
+    inputs: ClientInputs, data: Mapping[str, Any], user_id: Any, bind_other_family: bool
 ) -> tuple[object, ...] | None:
     """What a matching request's examination depends on, or None when it is not remembered.
 
     ``decide`` is a pure function of the configuration (the memo lives on it), the stored binding
-    and what ``presented`` reads from the request: the same values give the same answer, so the
-    steady state pays one lookup. Only matches without a write are remembered (see ``_decide``).
+    and the request's ``client_inputs``: the same values give the same answer, so the steady
+    state pays one lookup. Only matches without a write are remembered (see ``_decide``).
     """
     stored = data.get(BINDING_SESSION_KEY)
     if not isinstance(stored, str) or (user_id is not None and type(user_id) not in (str, int)):
         return None
-    inputs = client_inputs(request, config)
-    return None if inputs is None else (stored, user_id, bind_other_family, *inputs)
+    for value in inputs:
+        if value is not None and len(value) > MAX_INPUT_LENGTH:
+            return None
+    return (stored, user_id, bind_other_family, *inputs)
 
 
 def examine(request: HttpRequest, session: SessionBase, config: Config) -> Examination | None:
@@ -338,14 +342,6 @@ def _binding_to_write(
         return None
     client = examination.presented if examination is not None else presented(request, config)
     return config.policy.to_save(config.policy.read(data.get), client)
-
-
-def has_response_work(session: SessionBase, config: Config) -> bool:
-    """Whether ``bind`` can have anything to do: the session may be saved, or DBSC is on.
-
-    False for the steady state and for anonymous requests, which skip the response phase.
-    """
-    return session.modified or config.save_every_request or config.dbsc.enabled
 
 
 def _saves(session: SessionBase, status_code: int, config: Config) -> bool:

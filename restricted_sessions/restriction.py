@@ -82,8 +82,7 @@ class RestrictedSessionsMiddleware:
             refusal = self.refuse(request, session, getattr(request, REQUEST_ATTRIBUTE), config)
             if refusal is not None:
                 return refusal
-        if enforcement.has_response_work(session, config):
-            enforcement.bind(request, response, session, config)
+        enforcement.bind(request, response, session, config)
         return response
 
     async def __acall__(self, request: HttpRequest) -> Any:
@@ -103,8 +102,7 @@ class RestrictedSessionsMiddleware:
             refusal = await self.arefuse(request, session, getattr(request, REQUEST_ATTRIBUTE), config)
             if refusal is not None:
                 return refusal
-        if enforcement.has_response_work(session, config):
-            await enforcement.abind(request, response, session, config)
+        await enforcement.abind(request, response, session, config)
         return response
 
     def process_request(self, request: HttpRequest) -> HttpResponseBase | None:

@@ -18,9 +18,10 @@ from hypothesis import strategies as st
 
 from restricted_sessions import enforcement, headers
 from restricted_sessions.binding import BINDING_SESSION_KEY, MATCH, REASON_DBSC, REASON_DPOP, Presented, decide
-from restricted_sessions.clients import MAX_INPUT_LENGTH, client_inputs, client_ip, presented
+from restricted_sessions.clients import client_ip, presented
 from restricted_sessions.conf import get_config
 from restricted_sessions.dbsc import session as dbsc_state
+from restricted_sessions.enforcement import MAX_INPUT_LENGTH
 from restricted_sessions.headers import meta_key_of
 from restricted_sessions.proofs import PROOF_ATTRIBUTE
 from tests import hypothesis_profiles  # noqa: F401 - registers the profiles
@@ -116,15 +117,18 @@ def test_a_user_id_of_another_type_is_decided_without_the_memo() -> None:
 
 def test_long_request_values_are_decided_but_never_remembered() -> None:
     long_ua = UA + " " + "x" * MAX_INPUT_LENGTH
-    assert client_inputs(request_from(ua=long_ua[: MAX_INPUT_LENGTH + 1]), get_config()) is None
-    assert client_inputs(request_from(ua=long_ua[:MAX_INPUT_LENGTH]), get_config()) is not None
+    for length, remembered in ((MAX_INPUT_LENGTH + 1, False), (MAX_INPUT_LENGTH, True)):
+        get_config().matches.clear()
+        user_agent = long_ua[:length]
+        found = examine(request_from(ua=user_agent), session_data(ua=user_agent))
+        assert found.outcome is MATCH
+        assert bool(get_config().matches) is remembered
     with override_settings(RESTRICTEDSESSIONS_TRUSTED_PROXIES=["10.0.0.0/8"]):
-        long_header = ", ".join(["10.0.0.1"] * 200)
-        assert client_inputs(request_from(ip="10.0.0.2", HTTP_X_FORWARDED_FOR=long_header), get_config()) is None
-    data = session_data(ua=long_ua)
-    found = examine(request_from(ua=long_ua), data)
-    assert found.outcome is MATCH
-    assert get_config().matches == {}
+        # Only the right-most entries are read; the client wrote the rest, of any length.
+        long_header = "x" * MAX_INPUT_LENGTH + ", 203.0.113.7"
+        found = examine(request_from(ip="10.0.0.2", HTTP_X_FORWARDED_FOR=long_header), session_data())
+        assert found.outcome is MATCH
+        assert get_config().matches == {}
 
 
 def test_the_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
