@@ -30,7 +30,7 @@ INPUTS = {
 STATEMENT = "decide(policy, policy.read(stored.get), Presented(current_ip, current_ua))"
 # What the middleware does for every later request of the same client: the examination, from the
 # request and the loaded session data (one memo lookup).
-REMEMBERED_STATEMENT = "examine(request, config, data)"
+REMEMBERED_STATEMENT = 'examine(request, config, data.get, data.get("_auth_user_id"))'
 SEED_STATEMENT = "middleware.validate_ip(request, ip) and middleware.validate_ua(request)"
 
 

@@ -175,7 +175,7 @@ def parse(value: object) -> Binding:
     return _parse(value)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """The decision about one request: a match, or the part that changed."""
 

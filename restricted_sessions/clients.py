@@ -26,9 +26,14 @@ def client_inputs(request: HttpRequest, config: Config) -> ClientInputs:
     meta = request.META
     if config.addresses.trusted:
         address, forwarded = meta.get("REMOTE_ADDR"), header(request, config.forwarded_for_key)
+    elif config.remote_addr_key == "REMOTE_ADDR":
+        # Not a header: no underscore-spelled name can feed it, so META is read directly.
+        address, forwarded = meta.get("REMOTE_ADDR"), None
     else:
         address, forwarded = header(request, config.remote_addr_key), None
-    return (address, forwarded, meta.get("HTTP_USER_AGENT"), proof_key(request))
+    # Only a DPoP mode other than "off" verifies proofs: otherwise there is no thumbprint to read.
+    jkt = None if config.dpop_mode == "off" else proof_key(request)
+    return (address, forwarded, meta.get("HTTP_USER_AGENT"), jkt)
 
 
 def _address(inputs: ClientInputs, config: Config) -> IPAddress | None:

@@ -262,7 +262,7 @@ def _failure_handler_problem(path: Any) -> bool:
     return not callable(handler)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Config:
     """The validated settings, in the forms the hot path uses. Built by ``get_config()``."""
 

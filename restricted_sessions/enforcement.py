@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
@@ -30,7 +30,7 @@ from restricted_sessions.binding import (
     decide,
 )
 from restricted_sessions.changes import Change, log_receiver_errors
-from restricted_sessions.clients import ClientInputs, client_inputs, presented, presented_from
+from restricted_sessions.clients import client_inputs, presented, presented_from
 from restricted_sessions.conf import Config
 from restricted_sessions.dbsc import protocol as dbsc_protocol
 from restricted_sessions.dbsc import session as dbsc_state
@@ -68,7 +68,7 @@ MAX_INPUT_LENGTH = 1024
 REQUEST_ATTRIBUTE = "_restricted_sessions_examination"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Examination:
     """What the request phase found for a request with a session."""
 
@@ -90,22 +90,44 @@ def _refused_cache_key(session_key: str) -> str:
 
 
 def _decide(
-    request: HttpRequest, config: Config, data: Mapping[str, Any], *, bind_other_family: bool = True
+    request: HttpRequest,
+    config: Config,
+    get: Callable[[str, Any], Any],
+    user_id: Any,
+    *,
+    bind_other_family: bool = True,
 ) -> Examination | None:
-    user_id = data.get(AUTH_USER_SESSION_KEY)
+    """The examination of a request whose loaded session ``get(key, default)`` reads (``user_id``: its ``_auth_user_id``).
+
+    ``decide`` is a pure function of the configuration, the stored binding and the request's
+    ``client_inputs``, so the examination of a match without a write is remembered on the
+    configuration under exactly those values: a client's later requests pay one lookup.
+    """
     if config.authed_only and user_id is None:
         return None
-    state = data.get(dbsc_state.SESSION_KEY) if config.dbsc.enabled else None
+    state = get(dbsc_state.SESSION_KEY, None) if config.dbsc.enabled else None
     device_bound = state is not None and dbsc_protocol.is_registered(state)
     inputs = client_inputs(request, config)
-    # A device-bound session's answer depends on the clock (its bound cookie expires): never remembered.
-    memo_key = None if device_bound else _memo_key(inputs, data, user_id, bind_other_family)
-    if memo_key is not None:
+    stored = get(BINDING_SESSION_KEY, None)
+    address, forwarded, user_agent, jkt = inputs
+    memo_key: tuple[object, ...] | None = None
+    # Never remembered: a device-bound session (its answer depends on the clock, as its bound
+    # cookie expires), values of unusual types, and request values long enough to fill memory
+    # (the thumbprint has a fixed length).
+    if (
+        not device_bound
+        and type(stored) is str
+        and (user_id is None or type(user_id) is str or type(user_id) is int)
+        and (address is None or len(address) <= MAX_INPUT_LENGTH)
+        and (forwarded is None or len(forwarded) <= MAX_INPUT_LENGTH)
+        and (user_agent is None or len(user_agent) <= MAX_INPUT_LENGTH)
+    ):
+        memo_key = (stored, user_id, bind_other_family, address, forwarded, user_agent, jkt)
         remembered: Examination | None = config.matches.get(memo_key)
         if remembered is not None:
             return remembered
     client = presented_from(inputs, config)
-    binding = config.policy.read(data.get)
+    binding = config.policy.read(get)
     if device_bound:
         binding = replace(binding, device=True)
         cookie = request.COOKIES.get(config.dbsc.cookie_name)
@@ -120,24 +142,6 @@ def _decide(
     return examination
 
 
-def _memo_key(
-    inputs: ClientInputs, data: Mapping[str, Any], user_id: Any, bind_other_family: bool
-) -> tuple[object, ...] | None:
-    """What a matching request's examination depends on, or None when it is not remembered.
-
-    ``decide`` is a pure function of the configuration (the memo lives on it), the stored binding
-    and the request's ``client_inputs``: the same values give the same answer, so the steady
-    state pays one lookup. Only matches without a write are remembered (see ``_decide``).
-    """
-    stored = data.get(BINDING_SESSION_KEY)
-    if not isinstance(stored, str) or (user_id is not None and type(user_id) not in (str, int)):
-        return None
-    for value in inputs:
-        if value is not None and len(value) > MAX_INPUT_LENGTH:
-            return None
-    return (stored, user_id, bind_other_family, *inputs)
-
-
 def examine(request: HttpRequest, session: SessionBase, config: Config) -> Examination | None:
     """Load the session and decide about the request; None when there is nothing to check.
 
@@ -147,12 +151,18 @@ def examine(request: HttpRequest, session: SessionBase, config: Config) -> Exami
     key = session.session_key
     if key is None:
         return None
-    data = dict(session.items())
+    get = session.get
+    user_id = get(AUTH_USER_SESSION_KEY)  # loads the session, which forgets a key that names none
     if session.session_key is None:
         if was_refused(key, config):
             return Examination(presented(request, config), Outcome(), None, refused_before=True)
         return None
-    return _save_now(session, _decide(request, config, data))
+    examination = _decide(request, config, get, user_id)
+    if examination is not None and examination.outcome.save is not None:
+        session.update(_written(examination.outcome.save))
+        for legacy in LEGACY_SESSION_KEYS:
+            session.pop(legacy, None)
+    return examination
 
 
 async def aexamine(request: HttpRequest, session: SessionBase, config: Config) -> Examination | None:
@@ -165,19 +175,11 @@ async def aexamine(request: HttpRequest, session: SessionBase, config: Config) -
         if await awas_refused(key, config):
             return Examination(presented(request, config), Outcome(), None, refused_before=True)
         return None
-    examination = _decide(request, config, data)
+    examination = _decide(request, config, data.get, data.get(AUTH_USER_SESSION_KEY))
     if examination is not None and examination.outcome.save is not None:
         await session.aupdate(_written(examination.outcome.save))
         for legacy in LEGACY_SESSION_KEYS:
             await session.apop(legacy, None)
-    return examination
-
-
-def _save_now(session: SessionBase, examination: Examination | None) -> Examination | None:
-    if examination is not None and examination.outcome.save is not None:
-        session.update(_written(examination.outcome.save))
-        for legacy in LEGACY_SESSION_KEYS:
-            session.pop(legacy, None)
     return examination
 
 

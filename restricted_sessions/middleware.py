@@ -67,10 +67,13 @@ class SessionMiddleware(DjangoSessionMiddleware):
 
     def process_request(self, request: HttpRequest) -> None:
         config = get_config()
-        sent = header(request, config.session_header_meta_key) if config.session_header_meta_key else None
+        meta_key = config.session_header_meta_key
+        # Most requests carry no session header: META answers that without a call to header().
+        sent = None if meta_key is None or meta_key not in request.META else header(request, meta_key)
         if sent is None:
-            super().process_request(request)
-            request.session.csrf_exempt = False  # type: ignore[attr-defined]
+            # Django's process_request, with the cookie name read once per configuration.
+            request.session = session = self.SessionStore(request.COOKIES.get(config.session_cookie_name))
+            session.csrf_exempt = False  # type: ignore[attr-defined]
             return
         # The header wins over the cookie. A value the engine could not have issued is never
         # passed on: the store starts a fresh session with a key of its own.
@@ -95,7 +98,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
             return response
         config = get_config()
         vary = session.accessed
-        if self._must_save(session, response, config):
+        if (session.modified or config.save_every_request) and self._must_save(session, response, config):
             max_age = None if session.get_expire_at_browser_close() else session.get_expiry_age()
             try:
                 session.save()

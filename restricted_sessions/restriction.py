@@ -82,7 +82,9 @@ class RestrictedSessionsMiddleware:
             refusal = self.refuse(request, session, getattr(request, REQUEST_ATTRIBUTE), config)
             if refusal is not None:
                 return refusal
-        enforcement.bind(request, response, session, config)
+        if session.modified or config.save_every_request or config.dbsc.enabled:
+            # Checked here, not in bind(): the steady state (nothing saved) skips even the call.
+            enforcement.bind(request, response, session, config)
         return response
 
     async def __acall__(self, request: HttpRequest) -> Any:
@@ -102,7 +104,8 @@ class RestrictedSessionsMiddleware:
             refusal = await self.arefuse(request, session, getattr(request, REQUEST_ATTRIBUTE), config)
             if refusal is not None:
                 return refusal
-        await enforcement.abind(request, response, session, config)
+        if session.modified or config.save_every_request or config.dbsc.enabled:
+            await enforcement.abind(request, response, session, config)
         return response
 
     def process_request(self, request: HttpRequest) -> HttpResponseBase | None:
@@ -123,15 +126,15 @@ class RestrictedSessionsMiddleware:
             if refused is not None:
                 return refused
         if session.session_key is None:
-            return None
+            return None  # no key, nothing to check: the anonymous request costs no call
         examination = enforcement.examine(request, session, config)
         if examination is None:
             return None
         if self._validators:
             examination = self._validated(request, session, examination, config)
         setattr(request, REQUEST_ATTRIBUTE, examination)
-        if not _changed(examination):
-            return None
+        if examination.outcome.reason is None and not examination.refused_before:
+            return None  # a match
         if examination.refused_before or not _looks_exempt(request):
             return self.refuse(request, session, examination, config)
         setattr(request, PENDING_ATTRIBUTE, True)
@@ -148,15 +151,15 @@ class RestrictedSessionsMiddleware:
             if refused is not None:
                 return refused
         if session.session_key is None:
-            return None
+            return None  # no key, nothing to check: the anonymous request costs no call
         examination = await enforcement.aexamine(request, session, config)
         if examination is None:
             return None
         if self._validators:
             examination = self._validated(request, session, examination, config)
         setattr(request, REQUEST_ATTRIBUTE, examination)
-        if not _changed(examination):
-            return None
+        if examination.outcome.reason is None and not examination.refused_before:
+            return None  # a match
         if examination.refused_before or not _looks_exempt(request):
             return await self.arefuse(request, session, examination, config)
         setattr(request, PENDING_ATTRIBUTE, True)
@@ -260,10 +263,6 @@ class RestrictedSessionsMiddleware:
         if is_redirect_target(request, config):
             return None
         return await afailure_response(request, _reason(examination), config)
-
-
-def _changed(examination: Examination) -> bool:
-    return examination.refused_before or examination.outcome.reason is not None
 
 
 def _reason(examination: Examination) -> str:

@@ -67,7 +67,7 @@ def bound_to(request: Any, user_id: Any = "1") -> dict[str, Any]:
 
 def examine(request: Any, data: dict[str, Any]) -> enforcement.Examination:
     """The examination of a request for a session holding ``data`` (every test session is checked)."""
-    found = enforcement._decide(request, get_config(), data)
+    found = enforcement._decide(request, get_config(), data.get, data.get(enforcement.AUTH_USER_SESSION_KEY))
     assert found is not None
     return found
 

@@ -22,7 +22,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DbscSettings:
     """The DBSC settings as the protocol uses them.
 
