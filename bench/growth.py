@@ -8,10 +8,10 @@ WSGI, db engine, the steady scenario (a session that was logged in by the same c
   (10.0.0.0/8, every option on), including the largest header that servers accept (8 kB);
 * ``user_agent``: a User-Agent of 100 B to 100 kB, default settings and every option.
 
-Django alone gets the same requests at every point (it ignores what it does not read), so
-"our time" is their difference, paired round by round in the report. Each point's stacks take
-turns, round by round; the settings of a point are switched in, and one untimed request pays for
-rebuilding what the library caches, before its timed batch.
+Django alone gets the same requests in the same settings at every point (it ignores what it
+does not read), so "our time" is their difference, paired round by round in the report. In each
+round, a point's settings are switched in, one untimed request per stack pays for rebuilding what
+the library caches, and then the point's stacks take turns request by request.
 """
 
 from __future__ import annotations
@@ -76,8 +76,7 @@ def network_points(sizes: tuple[int, ...]) -> list[Point]:
             }
             client = Client(remote_addr=proxy, forwarded_for=client_addr)
             for name in ("django", "rs-full-all"):
-                stack = STACKS_BY_NAME[name]
-                points.append(Point("networks", kind, count, stack, client, settings if stack.settings else {}))
+                points.append(Point("networks", kind, count, STACKS_BY_NAME[name], client, settings))
     return points
 
 
@@ -104,8 +103,9 @@ def forwarding_points(sizes: tuple[int, ...]) -> list[Point]:
     for entries in sorted({*sizes, server_limit_entries()}):
         client = Client(remote_addr="10.1.2.3", forwarded_for=forwarded_for(entries))
         for name in ("django", "rs-full-all"):
-            stack = STACKS_BY_NAME[name]
-            points.append(Point("forwarding", "trusted hops", entries, stack, client, dict(stack.settings)))
+            points.append(
+                Point("forwarding", "trusted hops", entries, STACKS_BY_NAME[name], client, dict(EVERY_OPTION))
+            )
     return points
 
 
@@ -137,20 +137,16 @@ def measure(points: list[Point], rounds: int, batch: int, budget: float) -> list
             if check.status != 200 or (status and check.body != USER.encode()):
                 status = check.status or status
         cells.append(Cell(point, config, status, batch))
+    groups: dict[tuple[object, ...], list[Cell]] = {}
+    for cell in cells:
+        point = cell.point
+        settings = tuple(sorted((name, repr(value)) for name, value in point.settings.items()))
+        groups.setdefault((point.curve, point.series, point.x, settings), []).append(cell)
+    order = list(groups.values())
     for number in range(rounds):
-        shuffle.shuffle(cells)
-        for cell in cells:
-            config = cell.config
-            with config.settings():
-                config.driver.call(config.driver.prepare(PATHS[STEADY], config.client, 1)[0])
-                if number == 0:
-                    started = time.perf_counter()
-                    config.driver.call(config.driver.prepare(PATHS[STEADY], config.client, 1)[0])
-                    cell.size = max(3, min(batch, int(budget / max(time.perf_counter() - started, 1e-6))))
-                inputs = config.driver.prepare(PATHS[STEADY], config.client, cell.size)
-                times = config.driver.timed(inputs)
-            cell.times.extend(times)
-            cell.round_medians.append(statistics.median(times))
+        shuffle.shuffle(order)
+        for group in order:
+            _round(group, number == 0, batch, budget, shuffle)
     results = []
     for cell in cells:
         point, times = cell.point, sorted(cell.times)
@@ -169,6 +165,31 @@ def measure(points: list[Point], rounds: int, batch: int, budget: float) -> list
             }
         )
     return sorted(results, key=lambda r: (r["curve"], r["series"], r["x"], r["stack"]))
+
+
+def _round(group: list[Cell], first: bool, batch: int, budget: float, shuffle: random.Random) -> None:
+    """One round of a point: its stacks' requests interleaved one by one, in the point's settings."""
+    with group[0].config.settings():
+        for cell in group:
+            # Untimed: pays for rebuilding what the library caches after the settings changed.
+            cell.config.driver.call(cell.config.driver.prepare(PATHS[STEADY], cell.config.client, 1)[0])
+        if first:
+            started = time.perf_counter()
+            for cell in group:
+                cell.config.driver.call(cell.config.driver.prepare(PATHS[STEADY], cell.config.client, 1)[0])
+            size = max(3, min(batch, int(budget / max(time.perf_counter() - started, 1e-6))))
+            for cell in group:
+                cell.size = size
+        inputs = [cell.config.driver.prepare(PATHS[STEADY], cell.config.client, cell.size) for cell in group]
+        times: list[list[int]] = [[] for _ in group]
+        turns = list(range(len(group)))
+        for index in range(group[0].size):
+            shuffle.shuffle(turns)
+            for turn in turns:
+                times[turn] += group[turn].config.driver.timed([inputs[turn][index]])
+    for cell, own in zip(group, times, strict=True):
+        cell.times.extend(own)
+        cell.round_medians.append(statistics.median(own))
 
 
 def run(quick: bool, rounds: int, batch: int) -> list[dict[str, Any]]:

@@ -2,7 +2,9 @@
 
 Each configuration gets a handler of its own (its MIDDLEWARE and SESSION_ENGINE are read when the
 handler is built). Counting passes run first (untimed, they also warm up); then each round runs a
-batch of every configuration in a shuffled order, so that machine noise falls on all of them alike.
+batch of every configuration, the configurations that share settings interleaved request by
+request, so that machine noise falls on all of them alike. A stack with settings of its own is
+compared with Django alone run in the same settings (``stacks.BASELINES``).
 """
 
 from __future__ import annotations
@@ -163,17 +165,45 @@ def run(
         count(config, counted)
         if config.problems:
             log(f"  {config.name}: {'; '.join(config.problems)}")
+    groups = settings_groups(configs)
     shuffle = random.Random(5)  # noqa: S311 - an order, not a secret
     for number in range(rounds):
-        order = configs[:]
-        shuffle.shuffle(order)
-        for config in order:
-            size = batch if config.handler == "wsgi" else asgi_batch
-            inputs = config.driver.prepare(PATHS[config.scenario], config.client, size)
-            with config.settings():
-                times = config.driver.timed(inputs)
-            config.times.extend(times)
-            config.round_medians.append(statistics.median(times))
+        shuffle.shuffle(groups)
+        for group in groups:
+            interleave(group, batch, asgi_batch, shuffle)
         if number % max(1, rounds // 5) == 0:
             log(f"  round {number + 1}/{rounds}")
     return [config.result() for config in configs]
+
+
+def settings_groups(configs: list[Config]) -> list[list[Config]]:
+    """The configurations that run under the same settings, together (their order kept)."""
+    groups: dict[tuple[tuple[str, str], ...], list[Config]] = {}
+    for config in configs:
+        key = tuple(sorted((name, repr(value)) for name, value in config.stack.settings.items()))
+        groups.setdefault(key, []).append(config)
+    return list(groups.values())
+
+
+def interleave(group: list[Config], batch: int, asgi_batch: int, shuffle: random.Random) -> None:
+    """One round of a settings group: its configurations' requests interleaved one by one.
+
+    Each request of a configuration is timed between requests of the others (in a fresh random
+    order each time), so that a drift of the machine's speed, which lasts longer than a request,
+    falls on all of them alike; the settings are entered once for the whole round.
+    """
+    sizes = {id(config): batch if config.handler == "wsgi" else asgi_batch for config in group}
+    inputs = {
+        id(config): config.driver.prepare(PATHS[config.scenario], config.client, sizes[id(config)]) for config in group
+    }
+    times: dict[int, list[int]] = {id(config): [] for config in group}
+    order = group[:]
+    with group[0].settings():
+        for index in range(max(sizes.values())):
+            shuffle.shuffle(order)
+            for config in order:
+                if index < sizes[id(config)]:
+                    times[id(config)] += config.driver.timed([inputs[id(config)][index]])
+    for config in group:
+        config.times.extend(times[id(config)])
+        config.round_medians.append(statistics.median(times[id(config)]))

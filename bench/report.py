@@ -11,13 +11,17 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bench.stacks import BASELINES  # standard library only, like this module
+
 STACK_LABELS = {
     "django": "Django SessionMiddleware (baseline)",
     "django-padded": "Django alone, session padded like a binding (control)",
+    "django-layer": "Django alone and a do-nothing middleware (control: one more layer)",
     "rs-cookie": "restricted_sessions SessionMiddleware, cookie client",
     "rs-header": "restricted_sessions SessionMiddleware, header client",
     "rs-full": "restricted_sessions full stack, default settings",
     "rs-full-all": "restricted_sessions full stack, every option",
+    "django-all": "Django SessionMiddleware, every-option settings in force (baseline of every option)",
     "seed-rs": "django-restricted-sessions 0.4",
     "seed-sh": "django-session-header 1.0, header client",
     "seed-both": "both seed packages, header client",
@@ -90,9 +94,15 @@ class Results:
     def get(self, engine: str, handler: str, scenario: str, stack: str) -> dict[str, Any] | None:
         return self.requests.get((engine, handler, scenario, stack))
 
-    def ratio(self, engine: str, handler: str, scenario: str, stack: str, baseline: str = "django") -> float | None:
-        """``stack``'s cost over ``baseline``'s: see :func:`paired_ratio`."""
-        row, base = self.get(engine, handler, scenario, stack), self.get(engine, handler, scenario, baseline)
+    def baseline(self, engine: str, handler: str, scenario: str, stack: str) -> dict[str, Any] | None:
+        """The Django-alone row ``stack`` is compared with: the one run in the same settings, if any."""
+        own = BASELINES.get(stack)
+        found = self.get(engine, handler, scenario, own) if own else None
+        return found or self.get(engine, handler, scenario, "django")
+
+    def ratio(self, engine: str, handler: str, scenario: str, stack: str) -> float | None:
+        """``stack``'s cost over its baseline's: see :func:`paired_ratio`."""
+        row, base = self.get(engine, handler, scenario, stack), self.baseline(engine, handler, scenario, stack)
         if row is None or base is None:
             return None
         return paired_ratio(row, base)
@@ -210,7 +220,7 @@ def targets(results: Results) -> list[Target]:
             limit = STEADY_LIMITS[stack, engine]
             ratio = results.ratio(engine, "wsgi", "steady", stack)
             if ratio is not None:
-                base = results.get(engine, "wsgi", "steady", "django")["median_us"]  # type: ignore[index]
+                base = results.baseline(engine, "wsgi", "steady", stack)["median_us"]  # type: ignore[index]
                 own = results.get(engine, "wsgi", "steady", stack)["median_us"]  # type: ignore[index]
                 found.append(
                     Target(
@@ -277,12 +287,13 @@ def targets(results: Results) -> list[Target]:
     found.append(
         Target("anonymous, our stacks: SQL queries per request", number(anonymous_sql), "0", anonymous_sql == 0)
     )
+    layer = _ratios(results, "wsgi", "anonymous", "django-layer")
     for stack in FULL_STACKS:
         ratios = _ratios(results, "wsgi", "anonymous", stack)
         found.append(
             Target(
                 f"anonymous, WSGI, {stack} vs Django alone (2 decimals)",
-                _listing(ratios),
+                _listing(ratios) + (f" (one do-nothing layer: {_listing(layer)})" if layer else ""),
                 "1.00x",
                 round(max(ratios.values()), 2) <= 1.0,
             )
@@ -545,11 +556,12 @@ CLOCK_TEXT = {
 
 TARGETS_INTRO = """
 The targets of the benchmark issue, evaluated on this run. A ratio compares a stack with Django's
-``SessionMiddleware`` alone on the same engine, handler and scenario, paired round by round: the
-median, over the interleaved rounds, of the ratio of the two batch medians of that round (the
-medians in parentheses are those of all requests). "every option" means ``TRUSTED_PROXIES``,
-``UA_MATCH = "ignore_versions"``, ``IP_EXEMPT_NETWORKS``, ``DUAL_STACK`` and
-``STORE = "hashed"`` all on (``REPORT_ONLY`` off).
+``SessionMiddleware`` alone on the same engine, handler and scenario, in the same settings (the
+every-option stack with Django alone run while those settings are in force), paired round by
+round: in each round the two take turns request by request, and the ratio is the median, over the
+rounds, of the ratio of the two batch medians of that round (the medians in parentheses are those
+of all requests). "every option" means ``TRUSTED_PROXIES``, ``UA_MATCH = "ignore_versions"``,
+``IP_EXEMPT_NETWORKS``, ``DUAL_STACK`` and ``STORE = "hashed"`` all on (``REPORT_ONLY`` off).
 """
 
 REQUESTS_INTRO = """
@@ -662,8 +674,9 @@ profiling these configurations with ``cProfile`` and ``timeit`` on the same mach
 * **Noise.** This is a 2-CPU virtual machine on a shared host. Django alone on the steady db
   request varies by more than our whole part between runs (see the request tables and the
   minimum columns), and the in-process gaps above are a few tens of microseconds, so the
-  ratios of a single run move by several percent from one run to the next. Interleaved rounds,
-  paired round by round, cancel slow drift; what remains shows as the spread between runs.
+  ratios of a batch-by-batch comparison moved by several percent from one run to the next.
+  Requests interleaved one by one, paired round by round, cancel the drift: what remains shows
+  as the spread between runs.
 * **Oversized User-Agents.** The stored form of a User-Agent is bounded (its digest), but a
   request still hashes what it sends: a 100 kB header costs a SHA-256 of 100 kB in process.
   Front servers cap a header line at about 8 kB (gunicorn, nginx), which bounds that cost.
@@ -675,8 +688,9 @@ profiling these configurations with ``cProfile`` and ``timeit`` on the same mach
 METHOD = """
 * Requests go to Django's ``WSGIHandler`` called directly on a prepared environ, and to its
   ``ASGIHandler`` driven by a minimal receive/send loop (no server, no network). Every
-  configuration has its own handler; each round runs a batch of every configuration in a
-  shuffled order, so machine noise falls on all alike. Inputs are built before the clock starts;
+  configuration has its own handler; each round runs a batch of every configuration, and the
+  configurations that share settings take turns request by request (in a fresh random order
+  each time), so machine noise falls on all alike. Inputs are built before the clock starts;
   a timed request includes reading the body and closing the response (``request_finished``).
 * The db engine uses an in-memory SQLite database (shared cache, so that ASGI's threads see it)
   with persistent connections (``CONN_MAX_AGE = None``). Under ASGI Django runs sync code in a

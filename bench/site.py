@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 
@@ -60,6 +60,31 @@ def database(url: str) -> dict[str, Any]:
         "PORT": parts.port,
         "CONN_MAX_AGE": None,
     }
+
+
+class PassThroughMiddleware:
+    """A middleware that does nothing (a control): what one more layer costs, sync and async.
+
+    It has a ``process_view``, as RestrictedSessionsMiddleware has (async under ASGI, as ours).
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
+            self.process_view = self._aprocess_view
+
+    def __call__(self, request: HttpRequest) -> Any:
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view: Any, args: Any, kwargs: Any) -> None:
+        return None
+
+    async def _aprocess_view(self, request: HttpRequest, view: Any, args: Any, kwargs: Any) -> None:
+        return None
 
 
 USER = "alice"

@@ -35,6 +35,8 @@ class Stack:
 
 
 BASELINE = "django"
+#: The Django-alone stack each stack is compared with: the one run in the same settings.
+BASELINES = {"rs-full-all": "django-all"}
 STACKS = (
     Stack(BASELINE, "Django SessionMiddleware (baseline)", (DJANGO_SESSIONS,), "cookie"),
     Stack(
@@ -44,6 +46,12 @@ STACKS = (
         "cookie",
         padded=True,
     ),
+    Stack(
+        "django-layer",
+        "Django SessionMiddleware and a do-nothing middleware (control: one more layer)",
+        (DJANGO_SESSIONS, "bench.site.PassThroughMiddleware"),
+        "cookie",
+    ),
     Stack("rs-cookie", "rs SessionMiddleware, cookie client", (RS_SESSIONS,), "cookie"),
     Stack("rs-header", "rs SessionMiddleware, header client", (RS_SESSIONS,), "header"),
     Stack("rs-full", "rs Session + Restricted, defaults", (RS_SESSIONS, RS_RESTRICTION), "cookie"),
@@ -51,6 +59,15 @@ STACKS = (
         "rs-full-all",
         "rs Session + Restricted, every option",
         (RS_SESSIONS, RS_RESTRICTION),
+        "cookie",
+        settings=EVERY_OPTION,
+    ),
+    # Django alone under the every-option settings (which it never reads): the baseline that
+    # rs-full-all is interleaved with request by request, in the same settings.
+    Stack(
+        "django-all",
+        "Django SessionMiddleware, every-option settings in force (baseline of rs-full-all)",
+        (DJANGO_SESSIONS,),
         "cookie",
         settings=EVERY_OPTION,
     ),
@@ -96,6 +113,8 @@ PADDED_LOGIN = "login_padded"
 
 def runs_scenario(stack: Stack, scenario: str) -> bool:
     """Without a key, the header client of our middleware sends what the cookie client sends."""
+    if stack.name == "django-layer":
+        return scenario != FIRST  # a control of the per-request cost of a layer
     return scenario == STEADY or not (stack.name == "rs-header" or stack.padded)
 
 
