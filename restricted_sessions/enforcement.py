@@ -97,7 +97,7 @@ def _decide(
     *,
     bind_other_family: bool = True,
 ) -> Examination | None:
-    """The examination of a request whose loaded session ``get(key, default)`` reads (``user_id``: its ``_auth_user_id``).
+    """The examination of a request whose loaded session ``get(key, default)`` reads; ``user_id`` is its user.
 
     ``decide`` is a pure function of the configuration, the stored binding and the request's
     ``client_inputs``, so the examination of a match without a write is remembered on the
