@@ -1,10 +1,10 @@
 """The request benchmark: every stack x engine x handler x scenario, interleaved in one process.
 
 Each configuration gets a handler of its own (its MIDDLEWARE and SESSION_ENGINE are read when the
-handler is built). Counting passes run first (untimed, they also warm up); then each round runs a
-batch of every configuration, the configurations that share settings interleaved request by
-request, so that machine noise falls on all of them alike. A stack with settings of its own is
-compared with Django alone run in the same settings (``stacks.BASELINES``).
+handler is built). Counting passes run first (untimed, they also warm up); then each round runs,
+for every configuration in a shuffled order, a batch of it and a batch of its baseline (Django
+alone, same engine, handler, scenario and settings) back to back, so that machine noise falls on
+both alike and the ratio of each round compares batches run seconds apart at most.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from bench.counters import counting
 from bench.site import USER
 from bench.stacks import (
     ANONYMOUS,
+    BASELINE,
+    BASELINES,
     ENGINES,
     FIRST,
     PADDED_LOGIN,
@@ -48,6 +50,8 @@ class Config:
     times: list[int] = field(default_factory=list)
     #: The median of each round's batch (ns), for ratios paired round by round.
     round_medians: list[float] = field(default_factory=list)
+    #: The median of the baseline's batch run next to each of those (ns).
+    baseline_round_medians: list[float] = field(default_factory=list)
     counts: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
@@ -72,6 +76,7 @@ class Config:
             "p10_us": quantile(0.1) if quantile else None,
             "p90_us": quantile(0.9) if quantile else None,
             "round_medians_us": [value / 1000 for value in self.round_medians],
+            "baseline_round_medians_us": [value / 1000 for value in self.baseline_round_medians],
             **self.counts,
             "problems": self.problems,
         }
@@ -165,45 +170,55 @@ def run(
         count(config, counted)
         if config.problems:
             log(f"  {config.name}: {'; '.join(config.problems)}")
-    groups = settings_groups(configs)
+    pairs = comparisons(configs)
     shuffle = random.Random(5)  # noqa: S311 - an order, not a secret
     for number in range(rounds):
-        shuffle.shuffle(groups)
-        for group in groups:
-            interleave(group, batch, asgi_batch, shuffle)
+        shuffle.shuffle(pairs)
+        for config, baseline in pairs:
+            compare(config, baseline, batch, asgi_batch, shuffle)
         if number % max(1, rounds // 5) == 0:
             log(f"  round {number + 1}/{rounds}")
     return [config.result() for config in configs]
 
 
-def settings_groups(configs: list[Config]) -> list[list[Config]]:
-    """The configurations that run under the same settings, together (their order kept)."""
-    groups: dict[tuple[tuple[str, str], ...], list[Config]] = {}
-    for config in configs:
-        key = tuple(sorted((name, repr(value)) for name, value in config.stack.settings.items()))
-        groups.setdefault(key, []).append(config)
-    return list(groups.values())
+def comparisons(configs: list[Config]) -> list[tuple[Config, Config]]:
+    """Every configuration with the Django-alone configuration it is compared with.
 
-
-def interleave(group: list[Config], batch: int, asgi_batch: int, shuffle: random.Random) -> None:
-    """One round of a settings group: its configurations' requests interleaved one by one.
-
-    Each request of a configuration is timed between requests of the others (in a fresh random
-    order each time), so that a drift of the machine's speed, which lasts longer than a request,
-    falls on all of them alike; the settings are entered once for the whole round.
+    The baseline has the same engine, handler and scenario, and runs in the same settings
+    (``stacks.BASELINES``, else Django alone in the site's settings).
     """
-    sizes = {id(config): batch if config.handler == "wsgi" else asgi_batch for config in group}
-    inputs = {
-        id(config): config.driver.prepare(PATHS[config.scenario], config.client, sizes[id(config)]) for config in group
-    }
-    times: dict[int, list[int]] = {id(config): [] for config in group}
-    order = group[:]
-    with group[0].settings():
-        for index in range(max(sizes.values())):
-            shuffle.shuffle(order)
-            for config in order:
-                if index < sizes[id(config)]:
-                    times[id(config)] += config.driver.timed([inputs[id(config)][index]])
-    for config in group:
-        config.times.extend(times[id(config)])
-        config.round_medians.append(statistics.median(times[id(config)]))
+    found = {(c.engine, c.handler, c.scenario, c.stack.name): c for c in configs}
+    baselines = {BASELINE, *BASELINES.values()}
+    pairs = []
+    for config in configs:
+        if config.stack.name in baselines:
+            continue
+        name = BASELINES.get(config.stack.name, BASELINE)
+        baseline = found.get((config.engine, config.handler, config.scenario, name))
+        if baseline is not None:
+            pairs.append((config, baseline))
+    return pairs
+
+
+def timed_batch(config: Config, size: int) -> float:
+    """Run one batch of ``config`` in its settings; the batch's median (ns)."""
+    inputs = config.driver.prepare(PATHS[config.scenario], config.client, size)
+    with config.settings():
+        times = config.driver.timed(inputs)
+    config.times.extend(times)
+    return statistics.median(times)
+
+
+def compare(config: Config, baseline: Config, batch: int, asgi_batch: int, shuffle: random.Random) -> None:
+    """A batch of ``config`` and one of its baseline, back to back in a random order.
+
+    Seconds of drift in the machine's speed fall on both alike, and each runs a whole batch as a
+    server runs one stack (its code stays as warm as in production); the pair's two medians are
+    kept for the ratio of this round.
+    """
+    size = batch if config.handler == "wsgi" else asgi_batch
+    first, second = (config, baseline) if shuffle.random() < 0.5 else (baseline, config)
+    medians = {id(first): timed_batch(first, size)}
+    medians[id(second)] = timed_batch(second, size)
+    config.round_medians.append(medians[id(config)])
+    config.baseline_round_medians.append(medians[id(baseline)])

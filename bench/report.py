@@ -63,13 +63,28 @@ def heading(text: str, mark: str) -> str:
 
 
 def _paired(row: dict[str, Any], base: dict[str, Any], compare: Callable[[float, float], float]) -> float:
-    """The median, over the rounds, of ``compare(own, base)`` applied to the two batch medians of each round.
+    """The median, over the rounds, of ``compare(own, base)`` applied to batch medians run together.
 
-    Both ran a batch in every round, seconds apart at most: pairing them round by round cancels the
-    machine's slow drifts, which comparing the two overall medians does not. Results without
-    rounds (older files) compare the overall medians.
+    A row measured next to its baseline (``baseline_round_medians_us``, the matrix) is compared
+    with the baseline's batch of the same round; two such rows with each other's baseline-relative
+    values (``compare`` of each with its own baseline's batch). Otherwise round medians are paired
+    round by round (the growth curves), and results without rounds compare the overall medians.
+    Pairing cancels the machine's slow drifts, which comparing the two overall medians does not.
     """
     own, other = row.get("round_medians_us") or [], base.get("round_medians_us") or []
+    own_base = row.get("baseline_round_medians_us") or []
+    if own and len(own_base) == len(own) and not other:
+        # ``base`` is the baseline itself (it has no pairs of its own).
+        return float(statistics.median(compare(a, b) for a, b in zip(own, own_base, strict=True)))
+    other_base = base.get("baseline_round_medians_us") or []
+    if own and len(own_base) == len(own) == len(other) == len(other_base):
+        relative = operator.truediv if compare is operator.truediv else operator.sub
+        return float(
+            statistics.median(
+                compare(relative(a, ab), relative(b, bb))
+                for a, ab, b, bb in zip(own, own_base, other, other_base, strict=True)
+            )
+        )
     if own and len(own) == len(other):
         return float(statistics.median(compare(a, b) for a, b in zip(own, other, strict=True)))
     return float(compare(row["median_us"], base["median_us"]))
@@ -558,9 +573,9 @@ TARGETS_INTRO = """
 The targets of the benchmark issue, evaluated on this run. A ratio compares a stack with Django's
 ``SessionMiddleware`` alone on the same engine, handler and scenario, in the same settings (the
 every-option stack with Django alone run while those settings are in force), paired round by
-round: in each round the two take turns request by request, and the ratio is the median, over the
-rounds, of the ratio of the two batch medians of that round (the medians in parentheses are those
-of all requests). "every option" means ``TRUSTED_PROXIES``, ``UA_MATCH = "ignore_versions"``,
+round: in each round a batch of the stack and a batch of Django alone run back to back, and the
+ratio is the median, over the rounds, of the ratio of the two batch medians (the medians in
+parentheses are those of all requests). "every option" means ``TRUSTED_PROXIES``, ``UA_MATCH = "ignore_versions"``,
 ``IP_EXEMPT_NETWORKS``, ``DUAL_STACK`` and ``STORE = "hashed"`` all on (``REPORT_ONLY`` off).
 """
 
@@ -674,9 +689,11 @@ profiling these configurations with ``cProfile`` and ``timeit`` on the same mach
 * **Noise.** This is a 2-CPU virtual machine on a shared host. Django alone on the steady db
   request varies by more than our whole part between runs (see the request tables and the
   minimum columns), and the in-process gaps above are a few tens of microseconds, so the
-  ratios of a batch-by-batch comparison moved by several percent from one run to the next.
-  Requests interleaved one by one, paired round by round, cancel the drift: what remains shows
-  as the spread between runs.
+  ratios of a comparison of batches run seconds apart moved by several percent from one run to
+  the next. Each stack's batch now runs next to one of its baseline, and the ratio is taken
+  round by round: what drift remains shows as the spread between runs. Interleaving every
+  configuration request by request was tried and rejected: with dozens of stacks between two
+  requests of one stack, its code is never warm, as it is on a server that runs one stack.
 * **Oversized User-Agents.** The stored form of a User-Agent is bounded (its digest), but a
   request still hashes what it sends: a 100 kB header costs a SHA-256 of 100 kB in process.
   Front servers cap a header line at about 8 kB (gunicorn, nginx), which bounds that cost.
@@ -688,9 +705,9 @@ profiling these configurations with ``cProfile`` and ``timeit`` on the same mach
 METHOD = """
 * Requests go to Django's ``WSGIHandler`` called directly on a prepared environ, and to its
   ``ASGIHandler`` driven by a minimal receive/send loop (no server, no network). Every
-  configuration has its own handler; each round runs a batch of every configuration, and the
-  configurations that share settings take turns request by request (in a fresh random order
-  each time), so machine noise falls on all alike. Inputs are built before the clock starts;
+  configuration has its own handler; each round runs, for every configuration in a shuffled
+  order, a batch of it and a batch of its baseline back to back (in a random order), so machine
+  noise falls on both alike. Inputs are built before the clock starts;
   a timed request includes reading the body and closing the response (``request_finished``).
 * The db engine uses an in-memory SQLite database (shared cache, so that ASGI's threads see it)
   with persistent connections (``CONN_MAX_AGE = None``). Under ASGI Django runs sync code in a

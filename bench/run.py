@@ -32,13 +32,14 @@ PLOTS = environment.ROOT / "docs" / "_static" / "performance"
 
 FULL = {
     "rounds": 40,
-    "batch": 80,
-    "asgi_batch": 20,
+    # Each round runs a batch of every configuration and one of its baseline next to it.
+    "batch": 50,
+    "asgi_batch": 15,
     "counted": 20,
     "micro_repeat": 200,
     "scaling": "1,10,100,1000",
     "scaling_total": 600,
-    "growth_rounds": 12,
+    "growth_rounds": 16,
     "growth_batch": 25,
     "stored_counts": "1,1000,10000,100000,1000000",
     "levels": "1,2,4,8,16,32,64",
@@ -76,7 +77,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--python", default=sys.executable, help="the Python that bench/.venv is created with")
     parser.add_argument("--django", default=environment.DJANGO, help="Django requirement for bench/.venv")
     parser.add_argument("--rounds", type=int, help="interleaved rounds (full run: 40)")
-    parser.add_argument("--batch", type=int, help="requests per configuration and round (full run: 80)")
+    parser.add_argument("--batch", type=int, help="requests per configuration and round (full run: 50)")
     parser.add_argument(
         "--clock",
         choices=("wall", "cpu"),

@@ -82,6 +82,11 @@ class Examination:
     device_bound: bool = False
 
 
+#: A key that names no session and was refused before: refused whatever the client presents, so
+#: nothing about the client is read (a long forwarding chain is not walked again for it).
+REFUSED_BEFORE = Examination(Presented(None, None), Outcome(), None, refused_before=True)
+
+
 # Request phase -------------------------------------------------------------------------
 
 
@@ -155,7 +160,7 @@ def examine(request: HttpRequest, session: SessionBase, config: Config) -> Exami
     user_id = get(AUTH_USER_SESSION_KEY)  # loads the session, which forgets a key that names none
     if session.session_key is None:
         if was_refused(key, config):
-            return Examination(presented(request, config), Outcome(), None, refused_before=True)
+            return REFUSED_BEFORE
         return None
     examination = _decide(request, config, get, user_id)
     if examination is not None and examination.outcome.save is not None:
@@ -173,7 +178,7 @@ async def aexamine(request: HttpRequest, session: SessionBase, config: Config) -
     data = dict(await session.aitems())
     if session.session_key is None:
         if await awas_refused(key, config):
-            return Examination(presented(request, config), Outcome(), None, refused_before=True)
+            return REFUSED_BEFORE
         return None
     examination = _decide(request, config, data.get, data.get(AUTH_USER_SESSION_KEY))
     if examination is not None and examination.outcome.save is not None:
