@@ -10,8 +10,8 @@ WSGI, db engine, the steady scenario (a session that was logged in by the same c
 
 Django alone gets the same requests in the same settings at every point (it ignores what it
 does not read), so "our time" is their difference, paired round by round in the report. In each
-round, a point's settings are switched in and its stacks run a batch each, back to back in a
-random order, each after one untimed request that pays for rebuilding what the library caches.
+round, a point's settings are switched in, one untimed request per stack pays for rebuilding what
+the library caches, and then the point's two or three stacks take turns request by request.
 """
 
 from __future__ import annotations
@@ -168,8 +168,11 @@ def measure(points: list[Point], rounds: int, batch: int, budget: float) -> list
 
 
 def _round(group: list[Cell], first: bool, batch: int, budget: float, shuffle: random.Random) -> None:
-    """One round of a point: a batch of each of its stacks, back to back in the point's settings."""
+    """One round of a point: its stacks take turns request by request, in the point's settings."""
     with group[0].config.settings():
+        for cell in group:
+            # Untimed: pays for rebuilding what the library caches after the settings changed.
+            cell.config.driver.call(cell.config.driver.prepare(PATHS[STEADY], cell.config.client, 1)[0])
         if first:
             started = time.perf_counter()
             for cell in group:
@@ -177,15 +180,16 @@ def _round(group: list[Cell], first: bool, batch: int, budget: float, shuffle: r
             size = max(3, min(batch, int(budget / max(time.perf_counter() - started, 1e-6))))
             for cell in group:
                 cell.size = size
-        order = group[:]
-        shuffle.shuffle(order)
-        for cell in order:
-            driver, client = cell.config.driver, cell.config.client
-            # Untimed: pays for rebuilding what the library caches after the settings changed.
-            driver.call(driver.prepare(PATHS[STEADY], client, 1)[0])
-            times = driver.timed(driver.prepare(PATHS[STEADY], client, cell.size))
-            cell.times.extend(times)
-            cell.round_medians.append(statistics.median(times))
+        inputs = [cell.config.driver.prepare(PATHS[STEADY], cell.config.client, cell.size) for cell in group]
+        times: list[list[int]] = [[] for _ in group]
+        turns = list(range(len(group)))
+        for index in range(group[0].size):
+            shuffle.shuffle(turns)
+            for turn in turns:
+                times[turn] += group[turn].config.driver.timed([inputs[turn][index]])
+    for cell, own in zip(group, times, strict=True):
+        cell.times.extend(own)
+        cell.round_medians.append(statistics.median(own))
 
 
 def run(quick: bool, rounds: int, batch: int) -> list[dict[str, Any]]:

@@ -3,8 +3,8 @@
 Each configuration gets a handler of its own (its MIDDLEWARE and SESSION_ENGINE are read when the
 handler is built). Counting passes run first (untimed, they also warm up); then each round runs,
 for every configuration in a shuffled order, a batch of it and a batch of its baseline (Django
-alone, same engine, handler, scenario and settings) back to back, so that machine noise falls on
-both alike and the ratio of each round compares batches run seconds apart at most.
+alone, same engine, handler, scenario and settings) taking turns request by request, so that
+machine noise falls on both alike and the ratio of each round compares requests run side by side.
 """
 
 from __future__ import annotations
@@ -200,25 +200,24 @@ def comparisons(configs: list[Config]) -> list[tuple[Config, Config]]:
     return pairs
 
 
-def timed_batch(config: Config, size: int) -> float:
-    """Run one batch of ``config`` in its settings; the batch's median (ns)."""
-    inputs = config.driver.prepare(PATHS[config.scenario], config.client, size)
-    with config.settings():
-        times = config.driver.timed(inputs)
-    config.times.extend(times)
-    return statistics.median(times)
-
-
 def compare(config: Config, baseline: Config, batch: int, asgi_batch: int, shuffle: random.Random) -> None:
-    """A batch of ``config`` and one of its baseline, back to back in a random order.
+    """A batch of ``config`` and one of its baseline, taking turns request by request.
 
-    Seconds of drift in the machine's speed fall on both alike, and each runs a whole batch as a
-    server runs one stack (its code stays as warm as in production); the pair's two medians are
-    kept for the ratio of this round.
+    Only the two take turns (Django's code is common to both), in their shared settings, and in
+    a fresh random order at each turn: seconds of drift in the machine's speed fall on both
+    alike. The two batch medians are kept for the ratio of this round.
     """
     size = batch if config.handler == "wsgi" else asgi_batch
-    first, second = (config, baseline) if shuffle.random() < 0.5 else (baseline, config)
-    medians = {id(first): timed_batch(first, size)}
-    medians[id(second)] = timed_batch(second, size)
-    config.round_medians.append(medians[id(config)])
-    config.baseline_round_medians.append(medians[id(baseline)])
+    pair = [config, baseline]
+    inputs = [c.driver.prepare(PATHS[c.scenario], c.client, size) for c in pair]
+    times: list[list[int]] = [[], []]
+    turns = [0, 1]
+    with config.settings():
+        for index in range(size):
+            shuffle.shuffle(turns)
+            for turn in turns:
+                times[turn] += pair[turn].driver.timed([inputs[turn][index]])
+    for member, own in zip(pair, times, strict=True):
+        member.times.extend(own)
+    config.round_medians.append(statistics.median(times[0]))
+    config.baseline_round_medians.append(statistics.median(times[1]))

@@ -314,7 +314,9 @@ def targets(results: Results) -> list[Target]:
             )
         )
     found += growth_targets(results)
-    for handler in ("wsgi", "asgi"):
+    # The benchmark issue's "steady db scenario" (WSGI). Under ASGI both stacks mostly pay Django's
+    # thread per request (ours runs below Django alone there): the request tables show that ratio.
+    for handler in ("wsgi",):
         seed, ours = results.get("db", handler, "steady", "seed-rs"), results.get("db", handler, "steady", "rs-full")
         if seed is not None and ours is not None:
             speedup = paired_ratio(seed, ours)
@@ -338,13 +340,18 @@ def _growth(results: Results, curve: str) -> list[dict[str, Any]]:
 def growth_targets(results: Results) -> list[Target]:
     found = []
     for kind in ("IPv4", "IPv6"):
-        cells = {r["x"]: r for r in _growth(results, "networks") if r["series"] == kind and r["stack"] == "rs-full-all"}
-        if 1 in cells and 1000 in cells:
-            ratio = paired_ratio(cells[1000], cells[1])
+        rows = [r for r in _growth(results, "networks") if r["series"] == kind]
+        ours = {r["x"]: r for r in rows if r["stack"] == "rs-full-all"}
+        django = {r["x"]: r for r in rows if r["stack"] == "django"}
+        if {1, 1000} <= ours.keys() & django.keys():
+            # Each point's ratio is paired with Django alone in the point's own rounds: the two
+            # points ran minutes apart, which a ratio of their raw times would not cancel.
+            many, one = paired_ratio(ours[1000], django[1000]), paired_ratio(ours[1], django[1])
+            ratio = many / one
             found.append(
                 Target(
                     f"{kind}: request with 1,000 trusted + 1,000 exempt networks vs 1 + 1 (every option)",
-                    f"{ratio:.2f}x ({cells[1000]['median_us']:.1f} / {cells[1]['median_us']:.1f} µs)",
+                    f"{ratio:.2f}x ({many:.3f}x / {one:.3f}x of Django alone)",
                     f"≤ {NETWORKS_LIMIT:.1f}x",
                     ratio <= NETWORKS_LIMIT,
                 )
