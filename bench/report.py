@@ -580,8 +580,8 @@ TARGETS_INTRO = """
 The targets of the benchmark issue, evaluated on this run. A ratio compares a stack with Django's
 ``SessionMiddleware`` alone on the same engine, handler and scenario, in the same settings (the
 every-option stack with Django alone run while those settings are in force), paired round by
-round: in each round a batch of the stack and a batch of Django alone run back to back, and the
-ratio is the median, over the rounds, of the ratio of the two batch medians (the medians in
+round: in each round the stack and Django alone take turns request by request for a batch, and
+the ratio is the median, over the rounds, of the ratio of the two batch medians (the medians in
 parentheses are those of all requests). "every option" means ``TRUSTED_PROXIES``, ``UA_MATCH = "ignore_versions"``,
 ``IP_EXEMPT_NETWORKS``, ``DUAL_STACK`` and ``STORE = "hashed"`` all on (``REPORT_ONLY`` off).
 """
@@ -625,7 +625,10 @@ GROWTH_TEXT = {
 n networks in ``TRUSTED_PROXIES`` and n more in ``IP_EXEMPT_NETWORKS`` (every option on;
 disjoint IPv4 /30s or IPv6 /64s), the proxy in the last trusted network and the client in none
 of the exempt ones: a lookup that scans the lists pays for all of them. Target: 1,000 + 1,000
-networks within 1.2x of 1 + 1, for each family.
+networks within 1.2x of 1 + 1, for each family, each point taken as its ratio to Django alone
+in the same rounds (the points run minutes apart). With the memo, a steady client's requests
+repeat no lookup; ``python -m bench.address_lookups`` times the lookups themselves (a client's
+first request) by number of networks.
 """,
     "forwarding": """
 ``X-Forwarded-For`` with k entries: the client, then k - 1 trusted proxies (10.0.0.0/8, every
@@ -633,7 +636,9 @@ option on), from ``REMOTE_ADDR`` 10.1.2.3. Servers accept header lines up to abo
 (gunicorn's ``limit_request_field_size`` 8190, nginx's ``large_client_header_buffers`` 8k): the
 point marked in the plot and the table is the longest header that fits. Target: under 50 µs of
 our time for every header up to that size. A point the library refuses (a bounded walk that
-fails closed) is marked "refused".
+fails closed) is marked "refused": the login's session is refused at its next request, so its
+requests are those of a refused key (the key is looked up in RESTRICTEDSESSIONS_CACHE, the
+answer is the failure response, which Django logs as any 4xx).
 """,
     "user_agent": """
 A User-Agent of 100 bytes to 100 kB (a Chrome string padded), default settings and every option
@@ -697,10 +702,10 @@ profiling these configurations with ``cProfile`` and ``timeit`` on the same mach
   request varies by more than our whole part between runs (see the request tables and the
   minimum columns), and the in-process gaps above are a few tens of microseconds, so the
   ratios of a comparison of batches run seconds apart moved by several percent from one run to
-  the next. Each stack's batch now runs next to one of its baseline, and the ratio is taken
-  round by round: what drift remains shows as the spread between runs. Interleaving every
-  configuration request by request was tried and rejected: with dozens of stacks between two
-  requests of one stack, its code is never warm, as it is on a server that runs one stack.
+  the next. Each stack now takes turns with its baseline request by request, and the ratio is
+  taken round by round: what drift remains shows as the spread between runs. Interleaving every
+  configuration at once was tried and rejected: with dozens of stacks between two requests of
+  one stack, its code is never as warm as on a server that runs one stack.
 * **Oversized User-Agents.** The stored form of a User-Agent is bounded (its digest), but a
   request still hashes what it sends: a 100 kB header costs a SHA-256 of 100 kB in process.
   Front servers cap a header line at about 8 kB (gunicorn, nginx), which bounds that cost.
@@ -713,8 +718,9 @@ METHOD = """
 * Requests go to Django's ``WSGIHandler`` called directly on a prepared environ, and to its
   ``ASGIHandler`` driven by a minimal receive/send loop (no server, no network). Every
   configuration has its own handler; each round runs, for every configuration in a shuffled
-  order, a batch of it and a batch of its baseline back to back (in a random order), so machine
-  noise falls on both alike. Inputs are built before the clock starts;
+  order, a batch of it and a batch of its baseline taking turns request by request (in a fresh
+  random order at each turn), so machine noise falls on both alike. Inputs are built before the
+  clock starts;
   a timed request includes reading the body and closing the response (``request_finished``).
 * The db engine uses an in-memory SQLite database (shared cache, so that ASGI's threads see it)
   with persistent connections (``CONN_MAX_AGE = None``). Under ASGI Django runs sync code in a
