@@ -72,6 +72,7 @@ REQUEST_ATTRIBUTE = "_restricted_sessions_examination"
 class Examination:
     """What the request phase found for a request with a session."""
 
+    #: What the request presented (empty for ``refused_before``: nothing about the client is read).
     presented: Presented
     outcome: Outcome
     #: The session's ``_auth_user_id`` (None: anonymous).
@@ -339,7 +340,7 @@ async def _anonymous_user() -> Any:
 def _binding_to_write(
     request: HttpRequest, config: Config, data: Mapping[str, Any], examination: Examination | None
 ) -> Binding | None:
-    if examination is not None and (examination.outcome.reason is not None or examination.refused_before):
+    if examination is not None and examination.outcome.reason is not None:
         # An exempt view or REPORT_ONLY let a changed client through: its binding stays as it is.
         return None
     if not any(key not in OWN_SESSION_KEYS for key in data):
@@ -347,7 +348,9 @@ def _binding_to_write(
         return None
     if config.authed_only and data.get(AUTH_USER_SESSION_KEY) is None:
         return None
-    client = examination.presented if examination is not None else presented(request, config)
+    # A refused key let through to REDIRECT_VIEW names no session: whatever the view saved (a
+    # login there) is a new session, bound to the client that made it.
+    client = examination.presented if examination and not examination.refused_before else presented(request, config)
     return config.policy.to_save(config.policy.read(data.get), client)
 
 

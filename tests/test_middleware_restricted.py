@@ -684,3 +684,23 @@ def test_without_authentication_middleware_logout_receivers_hear_who_was_logged_
     http.get("read", ua="Thief")
 
     assert [getattr(user, "pk", None) for user in logged_out] == [alice.pk]
+
+
+def test_a_login_on_the_redirect_view_with_a_refused_key_binds_the_new_session(
+    header_http: Http, alice: object, settings: Any
+) -> None:
+    # A refused key may still reach REDIRECT_VIEW (no redirect loop); a login there starts a new
+    # session, which must be bound like any other (it was saved unbound).
+    settings.RESTRICTEDSESSIONS_REDIRECT_VIEW = f"{header_http.mode}:login"
+    first = login(header_http, ip="192.0.2.7", ua="Browser A", key="").headers[HEADER]
+    assert header_http.get("whoami", ip="198.51.100.9", ua="Browser A", key=first).status_code == 302
+
+    again = login(header_http, ip="192.0.2.7", ua="Browser A", key=first)
+
+    new = again.headers[HEADER]
+    assert new
+    assert new != first
+    assert bound_ip(stored(new)) == "192.0.2.7"
+    assert bound(stored(new)).ua == ua_digest("Browser A")
+    assert header_http.get("whoami", ip="192.0.2.7", ua="Browser A", key=new).json() == {"user": "alice"}
+    assert header_http.get("whoami", ip="198.51.100.9", ua="Browser A", key=new).status_code == 302
