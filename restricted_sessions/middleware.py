@@ -50,6 +50,11 @@ def _holds_nothing(session: SessionBase) -> bool:
     return session.is_empty() or getattr(session, "_session_cache", None) == {}
 
 
+def _can_save(session: SessionBase, response: HttpResponseBase) -> bool:
+    """Whether a session to be saved may be: it holds something, and the response is no 5xx (as Django)."""
+    return not _holds_nothing(session) and response.status_code < 500
+
+
 class SessionMiddleware(DjangoSessionMiddleware):
     """Django's SessionMiddleware that also takes the session key from a request header.
 
@@ -82,14 +87,6 @@ class SessionMiddleware(DjangoSessionMiddleware):
 
     # Response ----------------------------------------------------------------------------
 
-    def _must_save(self, session: SessionBase, response: HttpResponseBase, config: Config) -> bool:
-        return (
-            (session.modified or config.save_every_request)
-            and not _holds_nothing(session)
-            # Like Django: no save on 5xx responses.
-            and response.status_code < 500
-        )
-
     def process_response(  # type: ignore[override]
         self, request: HttpRequest, response: HttpResponseBase
     ) -> HttpResponseBase:
@@ -98,7 +95,9 @@ class SessionMiddleware(DjangoSessionMiddleware):
             return response
         config = get_config()
         vary = session.accessed
-        if (session.modified or config.save_every_request) and self._must_save(session, response, config):
+        # Django's rule: a modified session (or SESSION_SAVE_EVERY_REQUEST) is saved unless it
+        # holds nothing or the response is a 5xx. The first test alone settles the steady state.
+        if (session.modified or config.save_every_request) and _can_save(session, response):
             max_age = None if session.get_expire_at_browser_close() else session.get_expiry_age()
             try:
                 session.save()
@@ -114,7 +113,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
             return response
         config = get_config()
         vary = session.accessed
-        if self._must_save(session, response, config):
+        if (session.modified or config.save_every_request) and _can_save(session, response):
             if await session.aget_expire_at_browser_close():
                 max_age = None
             else:
