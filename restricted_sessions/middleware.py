@@ -174,21 +174,22 @@ class SessionMiddleware(DjangoSessionMiddleware):
         vary: bool,
         config: Config,
     ) -> HttpResponseBase:
-        if _holds_nothing(session):
-            if is_header_session(request):
-                # The client holds a key that no longer names a session: tell it to drop it.
-                sent = header(request, config.session_header_meta_key) if config.session_header_meta_key else None
-                if sent and config.session_header:
-                    _send_header(response, config.session_header, "")
-                    vary = True
-            elif config.session_cookie_name in request.COOKIES:
-                response.delete_cookie(
-                    settings.SESSION_COOKIE_NAME,
-                    path=settings.SESSION_COOKIE_PATH,
-                    domain=settings.SESSION_COOKIE_DOMAIN,
-                    samesite=settings.SESSION_COOKIE_SAMESITE,
-                )
+        # A client that holds a key naming no session is told to drop it. Asked in this order, a
+        # request that sent no key never reaches _holds_nothing() (is_empty() raises and catches
+        # AttributeError on a store that was never loaded).
+        if is_header_session(request):
+            sent = header(request, config.session_header_meta_key) if config.session_header_meta_key else None
+            if sent and config.session_header and _holds_nothing(session):
+                _send_header(response, config.session_header, "")
                 vary = True
+        elif config.session_cookie_name in request.COOKIES and _holds_nothing(session):
+            response.delete_cookie(
+                settings.SESSION_COOKIE_NAME,
+                path=settings.SESSION_COOKIE_PATH,
+                domain=settings.SESSION_COOKIE_DOMAIN,
+                samesite=settings.SESSION_COOKIE_SAMESITE,
+            )
+            vary = True
         if vary:
             patch_vary_headers(response, ("Cookie", config.session_header) if config.session_header else ("Cookie",))
         return response
