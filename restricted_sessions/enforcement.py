@@ -340,8 +340,10 @@ async def _anonymous_user() -> Any:
 def _binding_to_write(
     request: HttpRequest, config: Config, data: Mapping[str, Any], examination: Examination | None
 ) -> Binding | None:
-    if examination is not None and examination.outcome.reason is not None:
+    if examination is not None and examination.outcome.reason is not None and _holds_binding(data):
         # An exempt view or REPORT_ONLY let a changed client through: its binding stays as it is.
+        # A session the view started anew (a login flushes the old one) holds none: it is bound
+        # below, to the client that made it, as any new session is.
         return None
     if not any(key not in OWN_SESSION_KEYS for key in data):
         # Never create (or keep alive) a session only to hold a binding.
@@ -352,6 +354,10 @@ def _binding_to_write(
     # login there) is a new session, bound to the client that made it.
     client = examination.presented if examination and not examination.refused_before else presented(request, config)
     return config.policy.to_save(config.policy.read(data.get), client)
+
+
+def _holds_binding(data: Mapping[str, Any]) -> bool:
+    return BINDING_SESSION_KEY in data or any(key in data for key in LEGACY_SESSION_KEYS)
 
 
 def _saves(session: SessionBase, status_code: int, config: Config) -> bool:

@@ -118,6 +118,13 @@ def alice(db: None) -> Any:
     return get_user_model().objects.create_user(username="alice", password="unused")
 
 
+@pytest.fixture
+def bob(db: None) -> Any:
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create_user(username="bob", password="unused")
+
+
 # Redis ---------------------------------------------------------------------------------------
 
 

@@ -9,6 +9,8 @@ is never reached is refused.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from asgiref.sync import iscoroutinefunction
 from django.http import HttpRequest, HttpResponse
@@ -143,6 +145,35 @@ def test_a_user_can_always_log_out_through_an_exempt_logout_view(http: Http, ali
     assert response.status_code == 200
     assert response.json() == {"user": None}
     assert stored(key) == {}
+
+
+def test_a_session_an_exempt_login_starts_anew_is_bound_to_the_client_that_made_it(
+    http: Http, alice: object, bob: object, new_http: Callable[..., Http]
+) -> None:
+    # Logging in as another user flushes the changed session and starts a new one: a new session
+    # is bound by the response that first saves it, here as on any view (it was saved unbound).
+    http.post("login", {"username": "alice"}, ip="192.0.2.7", ua="Browser A")
+    response = http.post("exempt-login", {"username": "bob"}, ip="198.51.100.1", ua="Browser A")
+    assert response.json() == {"user": "bob"}
+    key = http.cookie_key
+    assert key
+
+    assert bound_ip(stored(key)) == "198.51.100.1"
+    assert bound(stored(key)).ua == ua_token("Browser A")
+    assert http.get("whoami", ip="198.51.100.1", ua="Browser A").json() == {"user": "bob"}
+    thief = new_http(cookies=False)
+    assert_restricted(thief.get("whoami", key=key, ip="203.0.113.66", ua="curl/8.0"), key)
+
+
+def test_a_login_as_the_same_user_on_an_exempt_view_keeps_the_binding_it_holds(http: Http, alice: object) -> None:
+    # Django's login() keeps the data of the same user's session (cycle_key): its binding stays.
+    http.post("login", {"username": "alice"}, ip="192.0.2.7", ua="Browser A")
+    http.post("exempt-login", {"username": "alice"}, ip="198.51.100.1", ua="Browser A")
+    key = http.cookie_key
+    assert key
+
+    assert bound_ip(stored(key)) == "192.0.2.7"
+    assert_restricted(http.get("whoami", ip="198.51.100.1", ua="Browser A"), key)
 
 
 @override_settings(RESTRICTEDSESSIONS_AUTHED_ONLY=True)

@@ -183,3 +183,16 @@ def test_enforcing_is_the_default(http: Http, signals: Calls) -> None:
     assert http.get("read", ip="198.51.100.1").status_code == 400
     assert stored(key) == {}
     assert [call["enforced"] for call in signals] == [True]
+
+
+@override_settings(RESTRICTEDSESSIONS_REPORT_ONLY=True)
+def test_a_session_a_changed_client_starts_anew_is_bound_to_it(http: Http, alice: object, bob: object) -> None:
+    # A login as another user flushes the changed session: the new one is bound like any other,
+    # so that enforcing later protects it.
+    http.post("login", {"username": "alice"}, ip="192.0.2.7", ua="Browser A")
+    http.post("login", {"username": "bob"}, ip="198.51.100.1", ua="Browser B")
+    key = http.cookie_key
+    assert key
+
+    assert bound_ip(stored(key)) == "198.51.100.1"
+    assert bound(stored(key)).ua == ua_token("Browser B")

@@ -45,9 +45,11 @@ sync_patterns += [
     path("exempt/", views.exempt_read, name="exempt"),
     path("exempt-cbv/", views.exempt_read_cbv, name="exempt-cbv"),
     path("exempt-logout/", views.exempt_logout, name="exempt-logout"),
+    path("exempt-login/", views.exempt_login, name="exempt-login"),
 ]
 async_patterns += [
     path("exempt/", views.aexempt_read, name="exempt"),
     path("exempt-cbv/", views.aexempt_read_cbv, name="exempt-cbv"),
     path("exempt-logout/", views.aexempt_logout, name="exempt-logout"),
+    path("exempt-login/", views.aexempt_login, name="exempt-login"),
 ]

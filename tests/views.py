@@ -192,6 +192,8 @@ exempt_read_cbv = restriction_exempt(ReadView.as_view())
 aexempt_read_cbv = restriction_exempt(AsyncReadView.as_view())
 exempt_logout = restriction_exempt(logout_view)
 aexempt_logout = restriction_exempt(alogout_view)
+exempt_login = restriction_exempt(login_view)
+aexempt_login = restriction_exempt(alogin_view)
 
 
 # Conditional GET: a page with validators whose view may cycle, write or end the session.
