@@ -21,6 +21,7 @@ from channels.auth import AuthMiddlewareStack, get_user, logout  # type: ignore[
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.http import HttpRequest
+from django.http.cookie import parse_cookie
 from django.utils.functional import LazyObject
 
 from restricted_sessions import enforcement
@@ -112,6 +113,9 @@ class WebSocketRestrictionMiddleware:
             await enforcement.areport(request, examination, config, sender=type(self), scope=scope)
             if config.report_only:
                 return None
+            if not enforcement.ends_session(examination):
+                # A device-bound session without its bound cookie: refused, not ended (as over HTTP).
+                return CLOSE_RESTRICTED
             await enforcement.aremember_refused(session, config)
             if examination.user_id is not None and "user" in scope:
                 await logout(scope)
@@ -139,7 +143,8 @@ def handshake_request(scope: Scope) -> HttpRequest:
     ``META`` holds ``REMOTE_ADDR`` (from ``scope["client"]``), ``QUERY_STRING`` and the headers
     as ``HTTP_*`` keys (repeated headers joined with commas, as Django does). Header names that
     contain an underscore are dropped, as WSGI servers do, so that ``x_forwarded_for`` cannot
-    pass for ``X-Forwarded-For``. Signal receivers get it as ``request``.
+    pass for ``X-Forwarded-For``. ``COOKIES`` holds the cookies Channels parsed (``scope["cookies"]``),
+    else those of the ``Cookie`` header. Signal receivers get it as ``request``.
     """
     request = HttpRequest()
     request.method = "GET"
@@ -159,6 +164,10 @@ def handshake_request(scope: Scope) -> HttpRequest:
         value = raw_value.decode("latin1")
         meta[key] = f"{meta[key]},{value}" if key in meta else value
     request.META = meta
+    # The cookies Channels' CookieMiddleware parsed (the ones the session came from), else the
+    # header's, as Django parses them: a device-bound session's bound cookie is among them.
+    cookies = scope.get("cookies")
+    request.COOKIES = dict(cookies) if isinstance(cookies, dict) else parse_cookie(meta.get("HTTP_COOKIE", ""))
     if "session" in scope:
         request.session = scope["session"]
     if "user" in scope:

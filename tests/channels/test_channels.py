@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from ipaddress import ip_address
 from typing import Any
@@ -12,6 +13,8 @@ from asgiref.sync import async_to_sync
 from django.contrib.auth.signals import user_logged_out
 from django.test import override_settings
 
+from restricted_sessions.addresses import parse_ip
+from restricted_sessions.binding import BINDING_SESSION_KEY, Presented
 from restricted_sessions.channels import (
     CLOSE_RESTRICTED,
     RestrictedSessionsMiddleware,
@@ -19,9 +22,12 @@ from restricted_sessions.channels import (
     handshake_request,
 )
 from restricted_sessions.conf import get_config
+from restricted_sessions.dbsc import protocol as dbsc_protocol
+from restricted_sessions.dbsc import session as dbsc_session
 from restricted_sessions.signals import session_restricted
 from tests.channels.helpers import PATH, aconnect, connect
 from tests.conftest import DEFAULT_IP, DEFAULT_UA, Http, create_session, login, stored
+from tests.dbsc.utils import CHROMIUM_JWK
 from tests.restriction_helpers import IP_KEY, UA_KEY, bound, bound_cookie_session, restriction_records
 
 # Channels' database_sync_to_async closes old connections, which a test transaction cannot survive.
@@ -410,6 +416,49 @@ def test_the_handshake_request_describes_the_scope() -> None:
     assert request.headers["User-Agent"] == "UA"
     assert request.META["HTTP_X_A"] == "1,2"
     assert "HTTP_X_B" not in request.META
+
+
+def test_the_handshake_request_carries_the_cookies() -> None:
+    headers = [(b"cookie", b"sessionid=k1; __Host-rs-dbsc=c1")]
+
+    parsed = handshake_request({"type": "websocket", "headers": headers})
+    from_scope = handshake_request({"type": "websocket", "headers": headers, "cookies": {"a": "1"}})
+
+    assert parsed.COOKIES == {"sessionid": "k1", "__Host-rs-dbsc": "c1"}
+    assert from_scope.COOKIES == {"a": "1"}
+
+
+# DBSC: a device-bound session's WebSocket needs the bound cookie, as its HTTP requests do ---------
+
+
+def _device_bound_session(registered_ago: float) -> tuple[str, str]:
+    """A session bound to DEFAULT_IP/DEFAULT_UA and registered to a device key: (key, DBSC session id)."""
+    config = get_config()
+    binding = config.policy.new_binding(Presented(parse_ip(DEFAULT_IP), DEFAULT_UA)).encode()
+    state = {"id": "s" + "a" * 32, "alg": "ES256", "jwk": CHROMIUM_JWK, "registered_at": time.time() - registered_ago}
+    key = create_session({BINDING_SESSION_KEY: binding, dbsc_session.SESSION_KEY: state, "cart": 1})
+    return key, state["id"]
+
+
+@override_settings(RESTRICTEDSESSIONS_DBSC=True)
+def test_a_device_bound_session_with_its_bound_cookie_connects() -> None:
+    key, session_id = _device_bound_session(registered_ago=3600)
+    cookies = f"sessionid={key}; {get_config().dbsc.cookie_name}={dbsc_protocol.make_bound_cookie(session_id)}"
+
+    outcome = connect(headers=[(b"cookie", cookies.encode())])
+
+    assert outcome.accepted, f"refused with close code {outcome.code}"
+
+
+@override_settings(RESTRICTEDSESSIONS_DBSC=True)
+def test_a_device_bound_session_without_its_bound_cookie_is_refused_and_kept(db: None) -> None:
+    key, _ = _device_bound_session(registered_ago=3600)
+
+    outcome = connect(cookie=key)
+
+    assert not outcome.accepted
+    assert outcome.code == CLOSE_RESTRICTED
+    assert stored(key)["cart"] == 1
 
 
 def test_the_1_0_name_is_kept() -> None:
