@@ -435,9 +435,10 @@ def _device_bound_session(registered_ago: float) -> tuple[str, str]:
     """A session bound to DEFAULT_IP/DEFAULT_UA and registered to a device key: (key, DBSC session id)."""
     config = get_config()
     binding = config.policy.new_binding(Presented(parse_ip(DEFAULT_IP), DEFAULT_UA)).encode()
-    state = {"id": "s" + "a" * 32, "alg": "ES256", "jwk": CHROMIUM_JWK, "registered_at": time.time() - registered_ago}
+    session_id = "s" + "a" * 32
+    state = {"id": session_id, "alg": "ES256", "jwk": CHROMIUM_JWK, "registered_at": time.time() - registered_ago}
     key = create_session({BINDING_SESSION_KEY: binding, dbsc_session.SESSION_KEY: state, "cart": 1})
-    return key, state["id"]
+    return key, session_id
 
 
 @override_settings(RESTRICTEDSESSIONS_DBSC=True)
