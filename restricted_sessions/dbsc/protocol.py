@@ -208,7 +208,8 @@ def _header(token: str) -> dict[str, Any] | None:
     _, jws, jose_error, registry = _jose()
     try:
         header = jws.extract_compact(token.encode("ascii"), registry=registry).protected
-    except (jose_error, ValueError, TypeError, UnicodeError):
+    except (jose_error, ValueError, TypeError, UnicodeError, RecursionError):
+        # RecursionError: JSON nested deeper than the parser goes (a few kB of "[").
         return None
     return header if isinstance(header, dict) and header.get("typ") == PROOF_TYPE else None
 
@@ -241,7 +242,7 @@ def _verify(token: str, key: Any, alg: str) -> Proof | None:
     try:
         verified = jws.deserialize_compact(token, key, algorithms=[alg], registry=registry)
         claims = json.loads(verified.payload)
-    except (jose_error, ValueError, TypeError, UnicodeError):
+    except (jose_error, ValueError, TypeError, UnicodeError, RecursionError):
         return None
     jti = claims.get("jti") if isinstance(claims, dict) else None
     if not isinstance(jti, str) or not 0 < len(jti) <= MAX_CHALLENGE_LENGTH:

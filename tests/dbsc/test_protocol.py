@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from django.core import signing
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
+from joserfc import jws
 
 from restricted_sessions.dbsc import protocol, sfv
 from tests.dbsc.utils import CHROMIUM_JWK, CHROMIUM_REFRESH, CHROMIUM_REGISTRATION, Device
@@ -233,6 +234,24 @@ def test_a_jti_of_256_characters_is_read() -> None:
 )
 def test_junk_is_not_a_proof(value: str | None) -> None:
     assert protocol.read_registration_proof(value, BOTH) is None
+
+
+DEEP = "[" * 1500  # deeper than Python's JSON parser goes (RecursionError), within the size limits
+
+
+def test_a_header_nested_too_deep_is_not_a_proof() -> None:
+    deep = base64.urlsafe_b64encode(DEEP.encode()).rstrip(b"=").decode()
+
+    assert protocol.read_registration_proof(f"{deep}.{b64({})}.AA", BOTH) is None
+
+
+def test_signed_claims_nested_too_deep_are_not_a_proof() -> None:
+    device = Device()
+    protected = {"alg": "ES256", "typ": "dbsc+jwt", "jwk": device.jwk}
+    token = jws.serialize_compact(protected, DEEP, device.key, algorithms=["ES256"])
+
+    assert protocol.read_registration_proof(token, BOTH) is None
+    assert protocol.read_refresh_proof(token, "ES256", device.jwk) is None
 
 
 # Refresh proofs -----------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -140,8 +141,12 @@ def test_a_registration_challenge_expires(browser: Browser) -> None:
     assert response.status_code == 400
 
 
+# A JWT header nested deeper than Python's JSON parser goes (RecursionError, not ValueError).
+NESTED = base64.urlsafe_b64encode(b"[" * 5000).rstrip(b"=").decode() + ".e30.AA"
+
+
 @pytest.mark.parametrize(
-    "proof", [None, "", "junk", CHROMIUM_REGISTRATION, "e" * 100_000, '"unterminated', "a.b.c"]
+    "proof", [None, "", "junk", CHROMIUM_REGISTRATION, "e" * 100_000, '"unterminated', "a.b.c", NESTED]
 )
 def test_bad_registrations_get_400(browser: Browser, proof: str | None) -> None:
     browser.login()
@@ -279,7 +284,7 @@ def test_refresh_accepts_the_identifier_as_an_sf_string(browser: Browser) -> Non
     assert browser.refresh(session_id=f'"{browser.session_id}"').status_code == 403
 
 
-@pytest.mark.parametrize("proof", ["", "junk", "e" * 100_000, "a.b.c", CHROMIUM_REGISTRATION])
+@pytest.mark.parametrize("proof", ["", "junk", "e" * 100_000, "a.b.c", CHROMIUM_REGISTRATION, NESTED])
 def test_malformed_refresh_proofs_get_400(browser: Browser, proof: str) -> None:
     browser.register()
     headers = {protocol.SESSION_ID_HEADER: browser.session_id or "", protocol.RESPONSE_HEADER: proof}
