@@ -158,7 +158,11 @@ def examine(request: HttpRequest, session: SessionBase, config: Config) -> Exami
     if key is None:
         return None
     get = session.get
-    user_id = get(AUTH_USER_SESSION_KEY)  # loads the session, which forgets a key that names none
+    try:
+        user_id = get(AUTH_USER_SESSION_KEY)  # loads the session, which forgets a key that names none
+    except BaseException:
+        del key  # a store that fails to load: the key stays out of the error report's frame locals
+        raise
     if session.session_key is None:
         if was_refused(key, config):
             return REFUSED_BEFORE
@@ -176,7 +180,11 @@ async def aexamine(request: HttpRequest, session: SessionBase, config: Config) -
     key = session.session_key
     if key is None:
         return None
-    data = dict(await session.aitems())
+    try:
+        data = dict(await session.aitems())
+    except BaseException:
+        del key
+        raise
     if session.session_key is None:
         if await awas_refused(key, config):
             return REFUSED_BEFORE
@@ -228,8 +236,10 @@ def was_refused(session_key: str, config: Config) -> bool:
     """
     if not config.server_side_store:
         return False
+    digest = _refused_cache_key(session_key)
+    del session_key  # only the digest is held while the cache is read (see remember_refused)
     try:
-        return caches[config.cache_alias].get(_refused_cache_key(session_key)) is not None
+        return caches[config.cache_alias].get(digest) is not None
     except Exception:
         logger.warning("RESTRICTEDSESSIONS_CACHE cannot be read: refused keys are not recognised.", exc_info=True)
         return False
@@ -239,8 +249,10 @@ async def awas_refused(session_key: str, config: Config) -> bool:
     """``was_refused`` with the cache's async API."""
     if not config.server_side_store:
         return False
+    digest = _refused_cache_key(session_key)
+    del session_key
     try:
-        return await caches[config.cache_alias].aget(_refused_cache_key(session_key)) is not None
+        return await caches[config.cache_alias].aget(digest) is not None
     except Exception:
         logger.warning("RESTRICTEDSESSIONS_CACHE cannot be read: refused keys are not recognised.", exc_info=True)
         return False
@@ -253,10 +265,12 @@ def remember_refused(session: SessionBase, config: Config) -> None:
     a cache that keyed a page on it. Signed cookies need none of this: their binding travels with
     them and refuses them again.
     """
-    key = session.session_key
-    if key is not None and config.server_side_store:
+    # Only the key's digest is held while the cache is written: a failure's logged traceback
+    # carries frame locals to some log handlers (Sentry, for one).
+    digest = None if session.session_key is None else _refused_cache_key(session.session_key)
+    if digest is not None and config.server_side_store:
         try:
-            caches[config.cache_alias].set(_refused_cache_key(key), 1, session.get_expiry_age())
+            caches[config.cache_alias].set(digest, 1, session.get_expiry_age())
         except Exception:
             # The session is ended all the same; only the memory of its key is lost.
             logger.warning(
@@ -265,10 +279,10 @@ def remember_refused(session: SessionBase, config: Config) -> None:
 
 
 async def aremember_refused(session: SessionBase, config: Config) -> None:
-    key = session.session_key
-    if key is not None and config.server_side_store:
+    digest = None if session.session_key is None else _refused_cache_key(session.session_key)
+    if digest is not None and config.server_side_store:
         try:
-            await caches[config.cache_alias].aset(_refused_cache_key(key), 1, await session.aget_expiry_age())
+            await caches[config.cache_alias].aset(digest, 1, await session.aget_expiry_age())
         except Exception:
             logger.warning(
                 "RESTRICTEDSESSIONS_CACHE cannot be written: a refused key is not remembered.", exc_info=True

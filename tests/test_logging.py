@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.db import DatabaseError
 from django.test import RequestFactory, override_settings
+from django.views.debug import ExceptionReporter
 
 from restricted_sessions.changes import escaped
 from restricted_sessions.signals import session_restricted
@@ -308,3 +310,28 @@ def connect_raising() -> Iterator[Callable[[], None]]:
 @pytest.mark.parametrize("value", [None, 42, b"\r\n"])
 def test_only_strings_are_escaped(value: object) -> None:
     assert escaped(value) is value
+
+
+# Error reports ---------------------------------------------------------------------------------
+
+OUTAGE_KEY = "k3y0fthevictim0000000000000000ab"
+
+
+@pytest.mark.parametrize("sent", ["cookie", "header"])
+@override_settings(SESSION_ENGINE="tests.failing_store")
+def test_a_store_outage_leaves_the_key_out_of_the_library_frames_of_the_error_report(
+    new_http: Callable[..., Http], sent: str
+) -> None:
+    # Django's report (DEBUG page, AdminEmailHandler with include_html) shows frame locals. Only
+    # the library's frames are inspected: Django's own (the test Client's, the ORM's) hold the key too.
+    http = new_http(raise_request_exception=True)
+    if sent == "cookie":
+        http.client.cookies["sessionid"] = OUTAGE_KEY
+    with pytest.raises(DatabaseError) as raised:
+        http.get("read", key=OUTAGE_KEY if sent == "header" else None)
+    reporter = ExceptionReporter(None, raised.type, raised.value, raised.tb, is_email=True)
+
+    frames = [frame for frame in reporter.get_traceback_frames() if "/restricted_sessions/" in frame["filename"]]
+    assert frames, "the library's frames are in the traceback"
+    leaked = [(frame["function"], name) for frame in frames for name, value in frame["vars"] if OUTAGE_KEY in str(value)]
+    assert leaked == []
