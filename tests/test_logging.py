@@ -333,5 +333,7 @@ def test_a_store_outage_leaves_the_key_out_of_the_library_frames_of_the_error_re
 
     frames = [frame for frame in reporter.get_traceback_frames() if "/restricted_sessions/" in frame["filename"]]
     assert frames, "the library's frames are in the traceback"
-    leaked = [(frame["function"], name) for frame in frames for name, value in frame["vars"] if OUTAGE_KEY in str(value)]
+    leaked = [
+        (frame["function"], name) for frame in frames for name, value in frame["vars"] if OUTAGE_KEY in str(value)
+    ]
     assert leaked == []
