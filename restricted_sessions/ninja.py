@@ -17,7 +17,7 @@ from django.http import HttpRequest
 from ninja.security import SessionAuth as NinjaSessionAuth
 from ninja.security.base import SecuritySchema
 
-from restricted_sessions.conf import get_config
+from restricted_sessions.conf import raw_settings
 from restricted_sessions.middleware import is_header_session
 
 __all__ = ["SessionAuth"]
@@ -41,9 +41,14 @@ class SessionAuth(NinjaSessionAuth):
 
     @property
     def openapi_security_schema(self) -> SecuritySchema:
-        """Read from the settings on each access, so the schema follows ``override_settings``."""
-        header = get_config().session_header
-        if header:
+        """Read from the settings on each access, so the schema follows ``override_settings``.
+
+        Read as the site wrote it, not validated: ninja reads it when ``SessionAuth()`` is made,
+        typically while a URLconf is imported, and a misconfiguration is for ``manage.py check``
+        to report with all the others, not for an import to raise.
+        """
+        header = raw_settings()["SESSION_HEADER"]
+        if isinstance(header, str) and header:
             return SecuritySchema("apiKey", **{"in": "header", "name": header})
         return SecuritySchema("apiKey", **{"in": "cookie", "name": settings.SESSION_COOKIE_NAME})
 

@@ -181,3 +181,10 @@ def test_the_schema_object_is_read_at_access_time() -> None:
         assert auth.openapi_security_schema["name"] == "X-Other"
     assert auth.openapi_security_schema["name"] == "X-SessionID"
     assert api.get_openapi_schema()["components"]["securitySchemes"]["SessionAuth"]["in"] == "header"
+
+
+@override_settings(RESTRICTEDSESSIONS_TRUSTED_PROXIES=["not a network"], RESTRICTEDSESSIONS_SESSION_HEADER="X-Mine")
+def test_it_is_made_under_invalid_settings_so_that_the_checks_report_them() -> None:
+    # ninja reads the schema when the URLconf makes SessionAuth(): manage.py check imports the
+    # URLconf, and must get to report every problem instead of a traceback about the first.
+    assert SessionAuth().openapi_security_schema["name"] == "X-Mine"
