@@ -2,7 +2,7 @@
 
 Every address and every configured network goes through one normalisation
 (:class:`~restricted_sessions.networks.Embeddings`): an IPv6 address that carries an IPv4 client
-(IPv4-mapped, SIIT, IPv4-compatible, or inside a NAT64 prefix) is that IPv4 address. Single
+(IPv4-mapped, SIIT, IPv4-compatible, Teredo, or inside a NAT64 prefix) is that IPv4 address. Single
 addresses are parsed with the standard library's ``ipaddress`` (cached per distinct string);
 configured networks are looked up through :class:`~restricted_sessions.networks.NetworkSet`.
 

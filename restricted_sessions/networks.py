@@ -20,6 +20,7 @@ __all__ = [
     "DEFAULT_NAT64_PREFIXES",
     "FIXED_EMBEDDINGS",
     "NAT64_PREFIX_LENGTHS",
+    "TEREDO",
     "Embeddings",
     "NetworkSet",
     "embeddings",
@@ -39,12 +40,17 @@ NAT64_PREFIX_LENGTHS = (32, 40, 48, 56, 64, 96)
 
 # Embeddings that are fixed by the address architecture, always applied:
 # IPv4-mapped (RFC 4291 section 2.5.5.2), SIIT IPv4-translated ``::ffff:0:a.b.c.d`` (RFC 7915, the
-# form of RFC 2765) and IPv4-compatible ``::a.b.c.d`` (RFC 4291 section 2.5.5.1).
+# form of RFC 2765) and IPv4-compatible ``::a.b.c.d`` (RFC 4291 section 2.5.5.1); and Teredo (below).
 FIXED_EMBEDDINGS = (IPv6Network("::ffff:0:0/96"), IPv6Network("::ffff:0:0:0/96"), IPv6Network("::/96"))
 # ``::``, ``::1`` and the rest of ::/104 stay IPv6: 0.0.0.0/8 is never an IPv4 source address, so
 # ``::a.b.c.d`` with a = 0 is not an IPv4-compatible address.
 _NATIVE_COMPATIBLE = 1 << 24
 _IPV4_MASK = 0xFFFFFFFF
+#: Teredo (RFC 4380 section 4): 2001::/32, then the Teredo server's IPv4 address, flags and port, and
+#: in the last 32 bits the client's public IPv4 address with every bit inverted. Every client of one
+#: server shares a /64, so a Teredo address is compared as the IPv4 client it carries.
+TEREDO = IPv6Network("2001::/32")
+_TEREDO_HIGH_BITS = int(TEREDO.network_address) >> 96
 
 T = TypeVar("T")
 
@@ -65,7 +71,7 @@ def _embedded(n: int, length: int) -> int | None:
 
 
 class Embeddings:
-    """Which IPv6 addresses carry an IPv4 client: the fixed forms and the given NAT64 prefixes.
+    """Which IPv6 addresses carry an IPv4 client: the fixed forms, Teredo and the given NAT64 prefixes.
 
     ``nat64_prefixes``: valid prefixes (see :func:`nat64_problems`). A lookup costs one dict probe
     per distinct prefix length (two by default).
@@ -95,6 +101,8 @@ class Embeddings:
         if address.version == 4:
             return address
         n = int(address)
+        if n >> 96 == _TEREDO_HIGH_BITS:
+            return IPv4Address(n & _IPV4_MASK ^ _IPV4_MASK)
         prefix = self._prefix(n)
         if prefix is None:
             return address
@@ -111,6 +119,16 @@ class Embeddings:
         if network.version == 4:
             return network
         n, length = int(network.network_address), network.prefixlen
+        if n >> 96 == _TEREDO_HIGH_BITS and length >= 32:
+            if length < 96:
+                return (
+                    f"lies in Teredo ({TEREDO}), whose addresses are compared as the IPv4 client in their last "
+                    "32 bits (RFC 4380), so it can never match: write the IPv4 network it should cover"
+                )
+            # Inverting every bit keeps a prefix a prefix: the network of the inverted client bits.
+            ipv4_length = length - 96
+            first = (n & _IPV4_MASK ^ _IPV4_MASK) >> (32 - ipv4_length) << (32 - ipv4_length)
+            return IPv4Network((first, ipv4_length))
         prefix = self._prefix(n, length)
         if prefix is None:
             return network
@@ -274,7 +292,7 @@ def _nat64_prefix(value: object, valid: list[IPv6Network]) -> IPv6Network | str:
     if not isinstance(prefix, IPv6Network) or prefix.prefixlen not in NAT64_PREFIX_LENGTHS:
         lengths = ", ".join(map(str, NAT64_PREFIX_LENGTHS))
         return f"{value!r} is not an IPv6 prefix of length {lengths} (RFC 6052 section 2.2)"
-    for other in (*FIXED_EMBEDDINGS, *valid):
+    for other in (*FIXED_EMBEDDINGS, TEREDO, *valid):
         if prefix != other and prefix.overlaps(other):
             return f"{value!r} overlaps {other}, so an address in both would have two meanings: remove one"
     return prefix

@@ -34,6 +34,7 @@ from restricted_sessions.addresses import (
     parse_ip,
     parse_networks,
 )
+from restricted_sessions.binding import Policy, Presented, decide
 from restricted_sessions.networks import (
     DEFAULT_NAT64_PREFIXES,
     IPAddress,
@@ -107,6 +108,54 @@ def test_an_address_that_carries_an_ipv4_client_is_that_ipv4_address(text: str, 
 def test_other_ipv6_addresses_stay_ipv6(text: str) -> None:
     assert parse_ip(text) == ip_address(text)
     assert isinstance(parse_ip(text), IPv6Address)
+
+
+def teredo(server: str, client: str, flags_and_port: str = "8000:63bf") -> str:
+    """A Teredo address (RFC 4380 section 4): 2001::/32, the server, flags and port, the client inverted."""
+    s, c = int(ip_address(server)), int(ip_address(client)) ^ 0xFFFFFFFF
+    return f"2001:0:{s >> 16:x}:{s & 0xFFFF:x}:{flags_and_port}:{c >> 16:x}:{c & 0xFFFF:x}"
+
+
+def test_a_teredo_address_is_the_ipv4_client_it_carries() -> None:
+    # RFC 4380 section 4's example: client 192.0.2.45 behind server 65.54.227.120.
+    assert parse_ip("2001:0:4136:e378:8000:63bf:3fff:fdd2") == v4("192.0.2.45")
+    assert parse_ip(teredo("65.54.227.120", "198.51.100.66")) == v4("198.51.100.66")
+
+
+def test_two_teredo_clients_of_one_server_are_two_clients() -> None:
+    # They share a /64 (prefix, server, flags, port): compared as IPv6 they would be one client.
+    policy = Policy()
+    victim = parse_ip(teredo("65.54.227.120", "192.0.2.45"))
+    thief = parse_ip(teredo("65.54.227.120", "198.51.100.66"))
+    assert victim is not None
+    assert thief is not None
+
+    assert decide(policy, policy.new_binding(Presented(victim, "UA")), Presented(thief, "UA")).reason == "ip"
+    assert decide(policy, policy.new_binding(Presented(victim, "UA")), Presented(v4("192.0.2.45"), "UA")).reason is None
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "192.0.2.45/32"),
+        ("2001:0:4136:e378:8000:63bf:3fff:fd00/120", "192.0.2.0/24"),
+    ],
+)
+def test_a_teredo_entry_becomes_the_ipv4_network_of_its_clients(entry: str, expected: str) -> None:
+    assert parse_networks((entry,)) == (ip_network(expected),)
+
+
+@pytest.mark.parametrize("entry", ["2001::/32", "2001:0:4136:e378::/64"])
+def test_a_teredo_entry_that_fixes_no_client_bits_is_a_problem(entry: str) -> None:
+    [problem] = network_problems([entry])
+
+    assert "Teredo" in problem
+
+
+def test_a_nat64_prefix_inside_teredo_is_a_problem() -> None:
+    [problem] = nat64_problems(["2001:0:1::/48"])
+
+    assert "overlaps 2001::/32" in problem
 
 
 @pytest.mark.parametrize(("prefix", "embedded"), RFC6052_EXAMPLES)
