@@ -12,7 +12,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from restricted_sessions.addresses import IPAddress, masked, parse_ip
-from restricted_sessions.binding import REASON_DBSC, REASON_DPOP, REASON_IP, Outcome, Policy
+from restricted_sessions.binding import NEVER, REASON_DBSC, REASON_DPOP, REASON_IP, Outcome, Policy
 
 __all__ = ["Change", "escaped", "log_receiver_errors"]
 
@@ -67,7 +67,8 @@ class Change:
             privacy = self.hashed
             logger.warning(
                 "Session restricted: the IP address changed (bound %s, request %s, path %s)%s.",
-                _address(bound_ip, privacy, hashed_binding=bound_ip is None and stored is not None),
+                # A binding made while the address was unreadable holds NEVER: it is no hash.
+                _address(bound_ip, privacy, hashed_binding=bound_ip is None and stored not in (None, NEVER)),
                 _address(self.client_ip, privacy),
                 path,
                 tail,

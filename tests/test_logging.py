@@ -67,6 +67,15 @@ def test_an_ip_change_says_what_was_bound_and_what_arrived(http: Http, logs: Eve
     )
 
 
+def test_a_session_bound_while_the_address_was_unreadable_says_so(http: Http, logs: Everything) -> None:
+    bound_cookie_session(http, ip="garbage")
+
+    http.get("read", ip="198.51.100.1")
+
+    [record] = logs.restriction_warnings()
+    assert "(bound unreadable, request 198.51.100.1," in record.getMessage()
+
+
 UA_CHANGES = {
     "another": ("Browser A", "Browser B", "bound to a User-Agent, request sent another"),
     "none-after-one": ("Browser A", None, "bound to a User-Agent, request sent none"),
