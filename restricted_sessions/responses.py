@@ -12,7 +12,7 @@ from django.urls import NoReverseMatch, reverse
 from restricted_sessions.binding import REASON_DPOP
 from restricted_sessions.changes import escaped
 from restricted_sessions.conf import Config
-from restricted_sessions.proofs import challenge_response
+from restricted_sessions.proofs import challenge_response, proof_key
 
 __all__ = ["afailure_response", "default_failure_response", "failure_response", "is_redirect_target"]
 
@@ -58,10 +58,14 @@ def _checked(request: HttpRequest, response: Any, config: Config) -> HttpRespons
     return HttpResponse(status=config.failure_status)
 
 
-def _default(reason: str, config: Config) -> HttpResponseBase:
+def _default(request: HttpRequest, reason: str, config: Config) -> HttpResponseBase:
     if reason == REASON_DPOP:
         # A DPoP client is told in its own terms (RFC 9449 section 7.1).
-        return challenge_response(config, "invalid_dpop_proof", "The session is bound to another key.")
+        if proof_key(request) is None:
+            description = "The session is bound to a DPoP key: send a DPoP proof made with it."
+        else:
+            description = "The session is bound to another key."
+        return challenge_response(config, "invalid_dpop_proof", description)
     return default_failure_response(config)
 
 
@@ -69,7 +73,7 @@ def failure_response(request: HttpRequest, reason: str, config: Config) -> HttpR
     """The failure response for a restricted session, from the configured handler if any."""
     handler = config.failure_handler
     if handler is None:
-        return _default(reason, config)
+        return _default(request, reason, config)
     if iscoroutinefunction(handler):
         return _checked(request, async_to_sync(handler)(request, reason), config)
     return _checked(request, handler(request, reason), config)
@@ -79,7 +83,7 @@ async def afailure_response(request: HttpRequest, reason: str, config: Config) -
     """``failure_response`` on the event loop: a sync handler runs in a thread."""
     handler = config.failure_handler
     if handler is None:
-        return _default(reason, config)
+        return _default(request, reason, config)
     if iscoroutinefunction(handler):
         return _checked(request, await handler(request, reason), config)
     return _checked(request, await sync_to_async(handler)(request, reason), config)
