@@ -72,6 +72,54 @@ JTI_RECORDS_PER_SECOND = 100_000
 #: The asymmetric algorithms ``restricted_sessions.dpop`` verifies (RFC 7518 3.4, RFC 8037 3.1).
 DPOP_SUPPORTED_ALGORITHMS = ("ES256", "ES384", "ES512", "EdDSA", "Ed25519")
 HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+#: Header names (lower case) a browser sends by itself: the Fetch standard's forbidden request-header
+#: names, and the headers browsers add on their own (cached HTTP credentials in Authorization
+#: included). A session header must be one that only a script sends, for the CSRF exemption of
+#: header sessions rests on a browser never adding it by itself (E007).
+BROWSER_HEADERS = frozenset(
+    (
+        # Fetch standard, "forbidden request-header".
+        "accept-charset",
+        "accept-encoding",
+        "access-control-request-headers",
+        "access-control-request-method",
+        "connection",
+        "content-length",
+        "cookie",
+        "cookie2",
+        "date",
+        "dnt",
+        "expect",
+        "host",
+        "keep-alive",
+        "origin",
+        "referer",
+        "set-cookie",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "via",
+        # Sent by browsers on their own.
+        "authorization",
+        "user-agent",
+        "accept",
+        "accept-language",
+        "cache-control",
+        "pragma",
+        "upgrade-insecure-requests",
+        "priority",
+        "content-type",
+        "if-none-match",
+        "if-modified-since",
+        "range",
+    )
+)
+#: The Fetch standard forbids every request-header name with these prefixes.
+BROWSER_HEADER_PREFIXES = ("proxy-", "sec-")
+#: Headers that Django (from WSGI and ASGI alike) puts in request.META without the HTTP_ prefix.
+UNPREFIXED_HEADERS = frozenset(("content-type", "content-length"))
+SESSION_HEADER_HINT = "Use 'X-SessionID' (the default), or None to turn header sessions off."
 
 
 def raw_settings() -> dict[str, Any]:
@@ -134,12 +182,9 @@ def problems(values: dict[str, Any]) -> list[Problem]:
                 serious=False,
             )
         )
-    header = values["SESSION_HEADER"]
-    if header is not None and not (isinstance(header, str) and HEADER_NAME.fullmatch(header)):
-        problem = f"must be an HTTP header name or None, not {header!r}"
-        error(
-            "SESSION_HEADER", problem, "Use 'X-SessionID' (the default), or None to turn header sessions off.", "E007"
-        )
+    header_problem = _session_header_problem(values["SESSION_HEADER"])
+    if header_problem is not None:
+        error("SESSION_HEADER", *header_problem, "E007")
     hint = "Use entries such as '10.0.0.0/8', '192.0.2.1' or '2001:db8::/32'."
     for name, check_id in (("TRUSTED_PROXIES", "E011"), ("IP_EXEMPT_NETWORKS", "E012")):
         for network_problem in network_problems(values[name], values["NAT64_PREFIXES"]):
@@ -198,6 +243,36 @@ def problems(values: dict[str, Any]) -> list[Problem]:
         if replay is not None:
             error("CACHE", *replay, "E026")
     return found
+
+
+def _session_header_problem(header: Any) -> tuple[str, str] | None:
+    """Why ``header`` cannot name the session header, with the fix; None when it can (or is None)."""
+    if header is None:
+        return None
+    if not (isinstance(header, str) and HEADER_NAME.fullmatch(header)):
+        return f"must be an HTTP header name or None, not {header!r}", SESSION_HEADER_HINT
+    if "_" in header:
+        dashed = header.replace("_", "-")
+        return (
+            f"must not contain an underscore, not {header!r}: WSGI servers and nginx drop such headers, so "
+            "header sessions would pass Django's test Client and never work in production",
+            f"Use {dashed!r}, 'X-SessionID' (the default), or None to turn header sessions off.",
+        )
+    name = header.lower()
+    if name in BROWSER_HEADERS or name.startswith(BROWSER_HEADER_PREFIXES):
+        unprefixed = (
+            f", and Django reads it as {name.upper().replace('-', '_')}, not as an HTTP_ header"
+            if name in UNPREFIXED_HEADERS
+            else ""
+        )
+        return (
+            f"must name a header that only scripts send, not {header!r}, which browsers send by themselves"
+            f"{unprefixed}: header sessions skip the CSRF check because a browser never adds their header "
+            "on its own",
+            "Use 'X-SessionID' (the default) or another name of your own such as 'X-Session-Token', or None "
+            "to turn header sessions off.",
+        )
+    return None
 
 
 def _replay_store_problem(values: dict[str, Any]) -> tuple[str, str] | None:

@@ -641,6 +641,122 @@ def test_every_other_invalid_value_is_reported_and_stops_get_config(name: str, c
     assert str(raised.value) == f"{error.msg} {error.hint} ({check_id})"
 
 
+# RESTRICTEDSESSIONS_SESSION_HEADER: a name that only a script sends, and that servers pass on ----
+
+# Each is a valid HTTP token, so the name alone never failed.
+SESSION_HEADERS_A_BROWSER_SENDS = [
+    "Accept-Charset",
+    "Accept-Encoding",
+    "Access-Control-Request-Headers",
+    "Access-Control-Request-Method",
+    "Connection",
+    "Content-Length",
+    "Cookie",
+    "Cookie2",
+    "Date",
+    "DNT",
+    "Expect",
+    "Host",
+    "Keep-Alive",
+    "Origin",
+    "Referer",
+    "Set-Cookie",
+    "TE",
+    "Trailer",
+    "Transfer-Encoding",
+    "Upgrade",
+    "Via",
+    "Proxy-Authorization",
+    "Proxy-Session",
+    "Sec-Fetch-Site",
+    "Sec-Session",
+    "Authorization",
+    "User-Agent",
+    "Accept",
+    "Accept-Language",
+    "Cache-Control",
+    "Pragma",
+    "Upgrade-Insecure-Requests",
+    "Priority",
+    "Content-Type",
+    "If-None-Match",
+    "If-Modified-Since",
+    "Range",
+    # Compared case-insensitively, as HTTP compares header names.
+    "cookie",
+    "AUTHORIZATION",
+    "sec-fetch-mode",
+    "PROXY-Connection",
+]
+
+
+@pytest.mark.parametrize("name", SESSION_HEADERS_A_BROWSER_SENDS)
+def test_a_session_header_that_browsers_send_by_themselves_is_e007(name: str) -> None:
+    # The CSRF exemption of header sessions rests on a browser never adding the header on its own.
+    from restricted_sessions.checks import check_settings
+
+    with override_settings(RESTRICTEDSESSIONS_SESSION_HEADER=name):
+        [error] = check_settings()
+        with pytest.raises(ImproperlyConfigured, match=r"\(restricted_sessions\.E007\)"):
+            get_config()
+
+    assert isinstance(error, Error)
+    assert error.id == "restricted_sessions.E007"
+    assert repr(name) in error.msg
+    assert "by themselves" in error.msg
+    assert "'X-SessionID'" in str(error.hint)
+
+
+@pytest.mark.parametrize("name", ["Content-Type", "content-length"])
+def test_a_session_header_that_django_does_not_read_as_http_is_e007_saying_so(name: str) -> None:
+    from restricted_sessions.checks import check_settings
+
+    with override_settings(RESTRICTEDSESSIONS_SESSION_HEADER=name):
+        [error] = check_settings()
+
+    assert error.id == "restricted_sessions.E007"
+    assert "CONTENT_" in error.msg
+
+
+@pytest.mark.parametrize(("name", "dashed"), [("X_SessionID", "X-SessionID"), ("X-Session_Token", "X-Session-Token")])
+def test_a_session_header_with_an_underscore_is_e007_naming_the_dashed_spelling(name: str, dashed: str) -> None:
+    # WSGI servers and nginx drop such headers: only Django's test Client would ever pass one.
+    from restricted_sessions.checks import check_settings
+
+    with override_settings(RESTRICTEDSESSIONS_SESSION_HEADER=name):
+        [error] = check_settings()
+        with pytest.raises(ImproperlyConfigured, match=r"\(restricted_sessions\.E007\)"):
+            get_config()
+
+    assert error.id == "restricted_sessions.E007"
+    assert repr(name) in error.msg
+    assert "underscore" in error.msg
+    assert repr(dashed) in str(error.hint)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "X-SessionID",
+        "X-Session-Token",
+        "X-App-Session",
+        "X-Requested-With",  # only ever set by scripts
+        "Session",
+        "X-Sec-Session",  # Sec- and Proxy- only as a prefix
+        "X-Proxy-Session",
+        "Hosted-Session",  # a forbidden name only as the whole name
+        "X-Cookie",
+        None,
+    ],
+)
+def test_a_session_header_that_only_scripts_send_passes(name: str | None) -> None:
+    from restricted_sessions.checks import check_settings
+
+    with override_settings(RESTRICTEDSESSIONS_SESSION_HEADER=name):
+        assert check_settings() == []
+        assert get_config().session_header == name
+
+
 def test_a_remote_addr_key_without_trusted_proxies_is_only_a_warning() -> None:
     from restricted_sessions.checks import check_settings
     from restricted_sessions.conf import get_config
