@@ -18,10 +18,11 @@ from django.core.checks import Error, run_checks
 from django.core.checks import Warning as CheckWarning
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import CsrfViewMiddleware as DjangoCsrfViewMiddleware
 from django.test import override_settings
 
 from restricted_sessions.conf import get_config
-from restricted_sessions.middleware import RestrictedSessionsMiddleware, SessionMiddleware
+from restricted_sessions.middleware import CsrfViewMiddleware, RestrictedSessionsMiddleware, SessionMiddleware
 from tests import settings as test_settings
 
 SESSION = "restricted_sessions.middleware.SessionMiddleware"
@@ -404,6 +405,68 @@ def test_header_sessions_without_the_restriction_middleware_are_w003(
     ids=["header-off", "restriction-subclass"],
 )
 def test_header_sessions_with_a_restriction_or_without_a_header_pass(overrides: dict[str, Any]) -> None:
+    with override_settings(**overrides):
+        assert our_messages() == []
+
+
+DJANGO_CSRF = "django.middleware.csrf.CsrfViewMiddleware"
+CSRF = "restricted_sessions.middleware.CsrfViewMiddleware"
+
+
+class ProjectCsrfViewMiddleware(CsrfViewMiddleware):
+    """A project's subclass of the library's CsrfViewMiddleware."""
+
+
+class OtherCsrfViewMiddleware(DjangoCsrfViewMiddleware):
+    """A project's subclass of Django's CsrfViewMiddleware (not of the library's)."""
+
+
+HEADER_SESSIONS_UNDER_DJANGOS_CSRF = {
+    "djangos": [SESSION, COMMON, DJANGO_CSRF, AUTH, RESTRICTED],
+    "a-subclass-of-djangos": [SESSION, COMMON, f"{__name__}.OtherCsrfViewMiddleware", AUTH, RESTRICTED],
+    "our-session-subclass": ["tests.middleware.ProjectSessionMiddleware", COMMON, DJANGO_CSRF, AUTH, RESTRICTED],
+    "djangos-next-to-ours": [SESSION, COMMON, CSRF, DJANGO_CSRF, AUTH, RESTRICTED],
+}
+
+
+@RESPONDERS
+@pytest.mark.parametrize(
+    "middleware", HEADER_SESSIONS_UNDER_DJANGOS_CSRF.values(), ids=HEADER_SESSIONS_UNDER_DJANGOS_CSRF.keys()
+)
+def test_header_sessions_under_djangos_csrf_middleware_are_w006(
+    middleware: list[str], responder: Callable[..., Any]
+) -> None:
+    # Django's CSRF check refuses every POST of a header client (its login included) with a 403.
+    with override_settings(MIDDLEWARE=middleware):
+        [warning] = our_messages()
+        SessionMiddleware(responder)
+
+    assert isinstance(warning, CheckWarning)
+    assert warning.id == "restricted_sessions.W006"
+    assert "403" in warning.msg
+    assert f"'{CSRF}'" in str(warning.hint)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"MIDDLEWARE": [SESSION, COMMON, CSRF, AUTH, RESTRICTED]},
+        {"MIDDLEWARE": [SESSION, COMMON, f"{__name__}.ProjectCsrfViewMiddleware", AUTH, RESTRICTED]},
+        {"MIDDLEWARE": [SESSION, COMMON, AUTH, RESTRICTED]},
+        {"MIDDLEWARE": [SESSION, COMMON, DJANGO_CSRF, AUTH, RESTRICTED], "RESTRICTEDSESSIONS_SESSION_HEADER": None},
+        {"MIDDLEWARE": [DJANGO_SESSION, COMMON, DJANGO_CSRF, AUTH]},
+        {"MIDDLEWARE": [SESSION, COMMON, "django.middleware.csrf.no_such_class", AUTH, RESTRICTED]},
+    ],
+    ids=[
+        "ours",
+        "our-subclass",
+        "no-csrf-middleware",
+        "header-off",
+        "djangos-session-middleware",
+        "csrf-path-broken",
+    ],
+)
+def test_header_sessions_with_our_csrf_middleware_or_none_pass(overrides: dict[str, Any]) -> None:
     with override_settings(**overrides):
         assert our_messages() == []
 
