@@ -26,7 +26,7 @@ from restricted_sessions.addresses import DEFAULT_MAX_PROXY_HOPS, AddressRules, 
 from restricted_sessions.binding import Policy
 from restricted_sessions.dbsc import conf as dbsc_conf
 from restricted_sessions.keys import meta_key
-from restricted_sessions.networks import DEFAULT_NAT64_PREFIXES, nat64_problems, network_problems
+from restricted_sessions.networks import DEFAULT_NAT64_PREFIXES, nat64_problems, network_entry_problems
 from restricted_sessions.useragents import MATCH_MODES
 
 __all__ = ["DEFAULTS", "PREFIX", "Config", "Problem", "get_config", "problems"]
@@ -187,8 +187,9 @@ def problems(values: dict[str, Any]) -> list[Problem]:
         error("SESSION_HEADER", *header_problem, "E007")
     hint = "Use entries such as '10.0.0.0/8', '192.0.2.1' or '2001:db8::/32'."
     for name, check_id in (("TRUSTED_PROXIES", "E011"), ("IP_EXEMPT_NETWORKS", "E012")):
-        for network_problem in network_problems(values[name], values["NAT64_PREFIXES"]):
-            found.append(Problem(name, f"{PREFIX}{name}: {network_problem}.", hint, f"restricted_sessions.{check_id}"))
+        for entry in network_entry_problems(values[name], values["NAT64_PREFIXES"]):
+            message = f"{PREFIX}{name}: {entry.problem}."
+            found.append(Problem(name, message, entry.fix or hint, f"restricted_sessions.{check_id}"))
     for nat64_problem in nat64_problems(values["NAT64_PREFIXES"]):
         hint = "List IPv6 prefixes of length 32, 40, 48, 56, 64 or 96 (RFC 6052), the defaults included."
         found.append(

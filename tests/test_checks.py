@@ -62,6 +62,8 @@ INVALID: dict[str, tuple[str, str, Any]] = {
         "restricted_sessions.E011",
         ["10.0.0.0/8", "proxy.internal"],
     ),
+    "trusted-proxies-host-bits-set": ("TRUSTED_PROXIES", "restricted_sessions.E011", ["10.1.2.3/8"]),
+    "exempt-networks-host-bits-set": ("IP_EXEMPT_NETWORKS", "restricted_sessions.E012", ["2001:db8::1/32"]),
     "exempt-networks-not-an-address": ("IP_EXEMPT_NETWORKS", "restricted_sessions.E012", ["carrier"]),
     "exempt-networks-prefix-out-of-range": ("IP_EXEMPT_NETWORKS", "restricted_sessions.E012", ["2001:db8::/129"]),
     "exempt-networks-a-string": ("IP_EXEMPT_NETWORKS", "restricted_sessions.E012", "100.64.0.0/10"),
@@ -98,7 +100,7 @@ INVALID_BOOLEANS: dict[str, tuple[str, Any]] = {
 VALID: dict[str, dict[str, Any]] = {
     "trusted-proxies-networks-and-addresses": {"TRUSTED_PROXIES": ["10.0.0.0/8", "2001:db8::/32", "192.0.2.1", "::1"]},
     "trusted-proxies-tuple": {"TRUSTED_PROXIES": ("10.0.0.0/8",)},
-    "trusted-proxies-host-bits-set": {"TRUSTED_PROXIES": ["10.1.2.3/8"]},
+    "trusted-proxies-single-addresses-without-a-length": {"TRUSTED_PROXIES": ["10.1.2.3", "::ffff:10.1.2.3", "::1"]},
     "exempt-networks": {"IP_EXEMPT_NETWORKS": ["100.64.0.0/10", "2001:db8::/32"]},
     "ua-match-exact": {"UA_MATCH": "exact"},
     "ua-match-ignore-versions": {"UA_MATCH": "ignore_versions"},
@@ -257,6 +259,41 @@ def test_the_error_names_the_bad_entry() -> None:
         [error] = our_messages()
 
     assert "proxy.internal" in error.msg
+
+
+HOST_BITS_SET = {
+    "ipv4": ("10.0.0.1/8", "'10.0.0.0/8'", "'10.0.0.1'"),
+    "an-interface-address": ("192.0.2.10/24", "'192.0.2.0/24'", "'192.0.2.10'"),
+    "a-netmask": ("10.0.0.1/255.0.0.0", "'10.0.0.0/8'", "'10.0.0.1'"),
+    "ipv6": ("2001:db8::1/64", "'2001:db8::/64'", "'2001:db8::1'"),
+    # An IPv4-mapped network is its IPv4 network: /100 is 0.0.0.0/4, not 10.0.0.0/8.
+    "ipv4-mapped": ("::ffff:10.0.0.0/100", "'0.0.0.0/4'", "'10.0.0.0'"),
+    "nat64": ("64:ff9b::c000:221/120", "'192.0.2.0/24'", "'192.0.2.33'"),
+}
+
+
+@pytest.mark.parametrize("name", ["TRUSTED_PROXIES", "IP_EXEMPT_NETWORKS"])
+@pytest.mark.parametrize(("entry", "network", "address"), HOST_BITS_SET.values(), ids=HOST_BITS_SET.keys())
+def test_an_entry_with_host_bits_set_is_an_error_naming_the_network_it_covers(
+    name: str, entry: str, network: str, address: str
+) -> None:
+    # ipaddress.ip_network(strict=True) refuses it: "192.0.2.10/24" copied from an interface would
+    # trust (or exempt) the whole /24, where the one address was probably meant.
+    from restricted_sessions.checks import check_settings
+
+    with override_settings(**prefixed({name: ["10.0.0.0/8", entry]})):
+        [error] = check_settings()
+        with pytest.raises(ImproperlyConfigured, match=error.id):
+            get_config()
+
+    assert (
+        error.id
+        == {"TRUSTED_PROXIES": "restricted_sessions.E011", "IP_EXEMPT_NETWORKS": "restricted_sessions.E012"}[name]
+    )
+    assert repr(entry) in error.msg
+    assert "host bits" in error.msg
+    assert network in str(error.hint)
+    assert address in str(error.hint)
 
 
 IMPORT_FAILURES = {
