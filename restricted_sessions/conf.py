@@ -222,6 +222,14 @@ def problems(values: dict[str, Any]) -> list[Problem]:
             'pip install "restricted_sessions[dbsc]"',
             "E019",
         )
+    if values["DBSC"] is True and _signed_cookie_engine(settings.SESSION_ENGINE):
+        problem = (
+            f"cannot work with SESSION_ENGINE {settings.SESSION_ENGINE!r}, whose sessions live in signed "
+            "cookies: they cannot forget a used challenge, nor the device key at logout, so a copy of the "
+            "login response's cookie, signed before registration, would stay valid without the bound cookie"
+        )
+        hint = f"Use a server-side session engine (db, cached_db, cache, file) with DBSC, or set {PREFIX}DBSC = False."
+        error("DBSC", problem, hint, "E027")
     if values["DPOP"] not in DPOP_MODES:
         problem = f"must be one of {DPOP_MODES}, not {values['DPOP']!r}"
         error("DPOP", problem, "Use 'optional' to bind the sessions of clients that present DPoP proofs.", "E020")
@@ -321,6 +329,15 @@ def _replay_store_problem(values: dict[str, Any]) -> tuple[str, str] | None:
         f"['MAX_ENTRIES'] to at least {least} ({JTI_RECORDS_PER_SECOND} proofs a second for "
         "DPOP_IAT_LEEWAY + 1 seconds).",
     )
+
+
+def _signed_cookie_engine(engine: Any) -> bool:
+    """True when the SESSION_ENGINE ``engine`` keeps sessions in signed cookies (a subclass counts)."""
+    try:
+        store = import_string(f"{engine}.SessionStore")
+    except Exception:
+        return False  # Django reports an engine that does not import when it loads it
+    return isinstance(store, type) and issubclass(store, SignedCookieStore)
 
 
 def _importable(module: str) -> bool:

@@ -882,6 +882,47 @@ def test_dbsc_without_joserfc_is_an_error_at_start_up(monkeypatch: pytest.Monkey
     assert error.hint == 'pip install "restricted_sessions[dbsc]"'
 
 
+SIGNED_COOKIE_ENGINES = ["django.contrib.sessions.backends.signed_cookies", "tests.signed_cookie_engine"]
+
+
+@RESPONDERS
+@pytest.mark.parametrize("engine", SIGNED_COOKIE_ENGINES, ids=["signed-cookies", "a-subclass"])
+def test_dbsc_with_signed_cookie_sessions_is_e027(engine: str, responder: Callable[..., Any]) -> None:
+    # A signed cookie cannot forget a used challenge nor the device key at logout: a copy of the
+    # login response's cookie, signed before registration, would stay valid without the bound cookie.
+    from restricted_sessions.checks import check_settings
+
+    with override_settings(RESTRICTEDSESSIONS_DBSC=True, SESSION_ENGINE=engine):
+        [error] = check_settings()
+        with pytest.raises(ImproperlyConfigured, match=r"\(restricted_sessions\.E027\)"):
+            RestrictedSessionsMiddleware(responder)
+
+    assert isinstance(error, Error)
+    assert error.id == "restricted_sessions.E027"
+    assert error.msg.startswith("RESTRICTEDSESSIONS_DBSC ")
+    assert repr(engine) in error.msg
+    assert "server-side session engine" in str(error.hint)
+
+
+@pytest.mark.parametrize(
+    ("dbsc", "engine"),
+    [
+        (False, "django.contrib.sessions.backends.signed_cookies"),
+        (True, "django.contrib.sessions.backends.db"),
+        (True, "django.contrib.sessions.backends.cached_db"),
+        (True, "django.contrib.sessions.backends.cache"),
+        (True, "django.contrib.sessions.backends.file"),
+        # Django reports an engine that does not import when it loads it.
+        (True, "tests.no_such_engine"),
+    ],
+)
+def test_dbsc_with_a_server_side_session_engine_or_dbsc_off_passes(dbsc: bool, engine: str) -> None:
+    from restricted_sessions.checks import check_settings
+
+    with override_settings(RESTRICTEDSESSIONS_DBSC=dbsc, SESSION_ENGINE=engine):
+        assert check_settings() == []
+
+
 @override_settings(
     INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.sessions", "restricted_sessions"],
     MIDDLEWARE=[SESSION, RESTRICTED],
