@@ -54,7 +54,7 @@ class AddressRules:
     """The address settings, prepared once: normalisation, trusted proxies, exempt networks, hop limit.
 
     ``trusted_proxies`` and ``exempt_networks``: strings, IP addresses or CIDR networks (host bits
-    allowed), as in RESTRICTEDSESSIONS_TRUSTED_PROXIES and RESTRICTEDSESSIONS_IP_EXEMPT_NETWORKS;
+    zero), as in RESTRICTEDSESSIONS_TRUSTED_PROXIES and RESTRICTEDSESSIONS_IP_EXEMPT_NETWORKS;
     ``nat64_prefixes``: RESTRICTEDSESSIONS_NAT64_PREFIXES; ``max_proxy_hops``: at least 1. Raises
     ``ValueError`` naming every bad entry (:func:`~restricted_sessions.networks.network_problems`
     gives them one by one, for a system check).
@@ -188,7 +188,7 @@ def first_address(value: str | None) -> IPAddress | None:
 
 @lru_cache(maxsize=32)
 def parse_networks(values: tuple[str, ...], nat64_prefixes: tuple[str, ...] = DEFAULT_NAT64_PREFIXES) -> NetworkSet:
-    """IPs and CIDR networks (host bits allowed), normalised; raises ``ValueError`` naming every bad entry."""
+    """IPs and CIDR networks (host bits zero), normalised; raises ``ValueError`` naming every bad entry."""
     return normalised_networks(values, embeddings(nat64_prefixes))
 
 

@@ -31,6 +31,8 @@ __all__ = [
 DJANGO_SESSION_MIDDLEWARE = "django.contrib.sessions.middleware.SessionMiddleware"
 SESSION_MIDDLEWARE = "restricted_sessions.middleware.SessionMiddleware"
 RESTRICTION_MIDDLEWARE = "restricted_sessions.middleware.RestrictedSessionsMiddleware"
+DJANGO_CSRF_MIDDLEWARE = "django.middleware.csrf.CsrfViewMiddleware"
+CSRF_MIDDLEWARE = "restricted_sessions.middleware.CsrfViewMiddleware"
 SIGNED_COOKIES_ENGINE = "django.contrib.sessions.backends.signed_cookies"
 #: The namespace of restricted_sessions.dbsc.urls and async_urls (``app_name``).
 DBSC_URL_NAMESPACE = "restricted_sessions_dbsc"
@@ -76,8 +78,16 @@ def check_middleware(**kwargs: Any) -> list[CheckMessage]:
     restriction_class = _resolve(RESTRICTION_MIDDLEWARE)
     session_class = _resolve(SESSION_MIDDLEWARE)
     django_session_class = _resolve(DJANGO_SESSION_MIDDLEWARE)
-    if restriction_class is None or session_class is None or django_session_class is None:
-        return []  # pragma: no cover - the library's own modules always import
+    csrf_class = _resolve(CSRF_MIDDLEWARE)
+    django_csrf_class = _resolve(DJANGO_CSRF_MIDDLEWARE)
+    if (
+        restriction_class is None
+        or session_class is None
+        or django_session_class is None
+        or csrf_class is None
+        or django_csrf_class is None
+    ):
+        return []  # pragma: no cover - the library's and Django's own modules always import
     messages: list[CheckMessage] = []
     restriction = _indexes(classes, restriction_class)
     sessions = _indexes(classes, django_session_class)
@@ -117,6 +127,22 @@ def check_middleware(**kwargs: Any) -> list[CheckMessage]:
                 f"{RESTRICTION_MIDDLEWARE} is not in MIDDLEWARE: header sessions run unbound.",
                 hint=f"Add '{RESTRICTION_MIDDLEWARE}' after it, or set {PREFIX}SESSION_HEADER = None.",
                 id="restricted_sessions.W003",
+            )
+        )
+    # Django's CsrfViewMiddleware (or a subclass that is not the library's) refuses header sessions' POSTs.
+    djangos_csrf = [
+        path
+        for path, cls in zip(paths, classes, strict=True)
+        if cls is not None and issubclass(cls, django_csrf_class) and not issubclass(cls, csrf_class)
+    ]
+    if ours and djangos_csrf and raw_settings()["SESSION_HEADER"]:
+        messages.append(
+            Warning(
+                f"{SESSION_MIDDLEWARE} accepts session keys in a header, but MIDDLEWARE lists "
+                f"{djangos_csrf[0]}, which does not skip the CSRF check for header sessions: every "
+                "POST of a header client, its login included, gets 403.",
+                hint=f"Use '{CSRF_MIDDLEWARE}' in its place, or set {PREFIX}SESSION_HEADER = None.",
+                id="restricted_sessions.W006",
             )
         )
     return messages

@@ -26,7 +26,7 @@ from restricted_sessions.addresses import DEFAULT_MAX_PROXY_HOPS, AddressRules, 
 from restricted_sessions.binding import Policy
 from restricted_sessions.dbsc import conf as dbsc_conf
 from restricted_sessions.keys import meta_key
-from restricted_sessions.networks import DEFAULT_NAT64_PREFIXES, nat64_problems, network_problems
+from restricted_sessions.networks import DEFAULT_NAT64_PREFIXES, nat64_problems, network_entry_problems
 from restricted_sessions.useragents import MATCH_MODES
 
 __all__ = ["DEFAULTS", "PREFIX", "Config", "Problem", "get_config", "problems"]
@@ -72,6 +72,54 @@ JTI_RECORDS_PER_SECOND = 100_000
 #: The asymmetric algorithms ``restricted_sessions.dpop`` verifies (RFC 7518 3.4, RFC 8037 3.1).
 DPOP_SUPPORTED_ALGORITHMS = ("ES256", "ES384", "ES512", "EdDSA", "Ed25519")
 HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+#: Header names (lower case) a browser sends by itself: the Fetch standard's forbidden request-header
+#: names, and the headers browsers add on their own (cached HTTP credentials in Authorization
+#: included). A session header must be one that only a script sends, for the CSRF exemption of
+#: header sessions rests on a browser never adding it by itself (E007).
+BROWSER_HEADERS = frozenset(
+    (
+        # Fetch standard, "forbidden request-header".
+        "accept-charset",
+        "accept-encoding",
+        "access-control-request-headers",
+        "access-control-request-method",
+        "connection",
+        "content-length",
+        "cookie",
+        "cookie2",
+        "date",
+        "dnt",
+        "expect",
+        "host",
+        "keep-alive",
+        "origin",
+        "referer",
+        "set-cookie",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "via",
+        # Sent by browsers on their own.
+        "authorization",
+        "user-agent",
+        "accept",
+        "accept-language",
+        "cache-control",
+        "pragma",
+        "upgrade-insecure-requests",
+        "priority",
+        "content-type",
+        "if-none-match",
+        "if-modified-since",
+        "range",
+    )
+)
+#: The Fetch standard forbids every request-header name with these prefixes.
+BROWSER_HEADER_PREFIXES = ("proxy-", "sec-")
+#: Headers that Django (from WSGI and ASGI alike) puts in request.META without the HTTP_ prefix.
+UNPREFIXED_HEADERS = frozenset(("content-type", "content-length"))
+SESSION_HEADER_HINT = "Use 'X-SessionID' (the default), or None to turn header sessions off."
 
 
 def raw_settings() -> dict[str, Any]:
@@ -134,16 +182,14 @@ def problems(values: dict[str, Any]) -> list[Problem]:
                 serious=False,
             )
         )
-    header = values["SESSION_HEADER"]
-    if header is not None and not (isinstance(header, str) and HEADER_NAME.fullmatch(header)):
-        problem = f"must be an HTTP header name or None, not {header!r}"
-        error(
-            "SESSION_HEADER", problem, "Use 'X-SessionID' (the default), or None to turn header sessions off.", "E007"
-        )
+    header_problem = _session_header_problem(values["SESSION_HEADER"])
+    if header_problem is not None:
+        error("SESSION_HEADER", *header_problem, "E007")
     hint = "Use entries such as '10.0.0.0/8', '192.0.2.1' or '2001:db8::/32'."
     for name, check_id in (("TRUSTED_PROXIES", "E011"), ("IP_EXEMPT_NETWORKS", "E012")):
-        for network_problem in network_problems(values[name], values["NAT64_PREFIXES"]):
-            found.append(Problem(name, f"{PREFIX}{name}: {network_problem}.", hint, f"restricted_sessions.{check_id}"))
+        for entry in network_entry_problems(values[name], values["NAT64_PREFIXES"]):
+            message = f"{PREFIX}{name}: {entry.problem}."
+            found.append(Problem(name, message, entry.fix or hint, f"restricted_sessions.{check_id}"))
     for nat64_problem in nat64_problems(values["NAT64_PREFIXES"]):
         hint = "List IPv6 prefixes of length 32, 40, 48, 56, 64 or 96 (RFC 6052), the defaults included."
         found.append(
@@ -176,6 +222,14 @@ def problems(values: dict[str, Any]) -> list[Problem]:
             'pip install "restricted_sessions[dbsc]"',
             "E019",
         )
+    if values["DBSC"] is True and _signed_cookie_engine(settings.SESSION_ENGINE):
+        problem = (
+            f"cannot work with SESSION_ENGINE {settings.SESSION_ENGINE!r}, whose sessions live in signed "
+            "cookies: they cannot forget a used challenge, nor the device key at logout, so a copy of the "
+            "login response's cookie, signed before registration, would stay valid without the bound cookie"
+        )
+        hint = f"Use a server-side session engine (db, cached_db, cache, file) with DBSC, or set {PREFIX}DBSC = False."
+        error("DBSC", problem, hint, "E027")
     if values["DPOP"] not in DPOP_MODES:
         problem = f"must be one of {DPOP_MODES}, not {values['DPOP']!r}"
         error("DPOP", problem, "Use 'optional' to bind the sessions of clients that present DPoP proofs.", "E020")
@@ -198,6 +252,36 @@ def problems(values: dict[str, Any]) -> list[Problem]:
         if replay is not None:
             error("CACHE", *replay, "E026")
     return found
+
+
+def _session_header_problem(header: Any) -> tuple[str, str] | None:
+    """Why ``header`` cannot name the session header, with the fix; None when it can (or is None)."""
+    if header is None:
+        return None
+    if not (isinstance(header, str) and HEADER_NAME.fullmatch(header)):
+        return f"must be an HTTP header name or None, not {header!r}", SESSION_HEADER_HINT
+    if "_" in header:
+        dashed = header.replace("_", "-")
+        return (
+            f"must not contain an underscore, not {header!r}: WSGI servers and nginx drop such headers, so "
+            "header sessions would pass Django's test Client and never work in production",
+            f"Use {dashed!r}, 'X-SessionID' (the default), or None to turn header sessions off.",
+        )
+    name = header.lower()
+    if name in BROWSER_HEADERS or name.startswith(BROWSER_HEADER_PREFIXES):
+        unprefixed = (
+            f", and Django reads it as {name.upper().replace('-', '_')}, not as an HTTP_ header"
+            if name in UNPREFIXED_HEADERS
+            else ""
+        )
+        return (
+            f"must name a header that only scripts send, not {header!r}, which browsers send by themselves"
+            f"{unprefixed}: header sessions skip the CSRF check because a browser never adds their header "
+            "on its own",
+            "Use 'X-SessionID' (the default) or another name of your own such as 'X-Session-Token', or None "
+            "to turn header sessions off.",
+        )
+    return None
 
 
 def _replay_store_problem(values: dict[str, Any]) -> tuple[str, str] | None:
@@ -245,6 +329,15 @@ def _replay_store_problem(values: dict[str, Any]) -> tuple[str, str] | None:
         f"['MAX_ENTRIES'] to at least {least} ({JTI_RECORDS_PER_SECOND} proofs a second for "
         "DPOP_IAT_LEEWAY + 1 seconds).",
     )
+
+
+def _signed_cookie_engine(engine: Any) -> bool:
+    """True when the SESSION_ENGINE ``engine`` keeps sessions in signed cookies (a subclass counts)."""
+    try:
+        store = import_string(f"{engine}.SessionStore")
+    except Exception:
+        return False  # Django reports an engine that does not import when it loads it
+    return isinstance(store, type) and issubclass(store, SignedCookieStore)
 
 
 def _importable(module: str) -> bool:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable
 from functools import cached_property
-from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_network
-from typing import Generic, TypeVar
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_interface, ip_network
+from typing import Generic, NamedTuple, TypeVar
 
 import netaddr  # type: ignore[import-untyped]
 
@@ -22,9 +22,11 @@ __all__ = [
     "NAT64_PREFIX_LENGTHS",
     "TEREDO",
     "Embeddings",
+    "EntryProblem",
     "NetworkSet",
     "embeddings",
     "nat64_problems",
+    "network_entry_problems",
     "network_problems",
     "normalised_networks",
 ]
@@ -243,43 +245,79 @@ class NetworkSet(tuple[IPNetwork, ...]):
         return self._outer[address.version].find(int(address))
 
 
-def _network_entry(value: object, embeddings: Embeddings) -> IPNetwork | str:
+class EntryProblem(NamedTuple):
+    """What is wrong with one entry (or the whole setting), and the fix for that entry if known."""
+
+    #: One sentence naming the entry.
+    problem: str
+    #: The fix for this entry (``Write '10.0.0.0/8' ...``), or None: the setting's usual advice.
+    fix: str | None = None
+
+
+def _network_entry(value: object, embeddings: Embeddings) -> IPNetwork | EntryProblem:
     """A configured entry, normalised, or the problem with it (one sentence naming the fix)."""
     if not isinstance(value, str):
-        return f"{value!r} is not a string: write addresses and networks as strings, e.g. '10.0.0.0/8'"
+        return EntryProblem(f"{value!r} is not a string: write addresses and networks as strings, e.g. '10.0.0.0/8'")
     try:
         network = ip_network(value, strict=False)
     except ValueError:
-        return f"{value!r} is not an IP address or network: write e.g. '192.0.2.1', '10.0.0.0/8' or '2001:db8::/32'"
+        return EntryProblem(
+            f"{value!r} is not an IP address or network: write e.g. '192.0.2.1', '10.0.0.0/8' or '2001:db8::/32'"
+        )
     normalised = embeddings.network(network)
-    return f"{value!r} {normalised}" if isinstance(normalised, str) else normalised
+    if isinstance(normalised, str):
+        return EntryProblem(f"{value!r} {normalised}")
+    try:
+        ip_network(value)
+    except ValueError:
+        # Parsed leniently but not strictly: bits set after the prefix length, as NAT64_PREFIXES
+        # refuses too. "192.0.2.10/24" copied from an interface would cover the whole /24.
+        address = embeddings.address(ip_interface(value).ip)
+        return EntryProblem(
+            f"{value!r} has host bits set, which ipaddress.ip_network(strict=True) refuses: it would cover "
+            f"all of {normalised}",
+            f"Write {str(normalised)!r} if you mean that network, or {str(address)!r} for the one address.",
+        )
+    return normalised
 
 
 def _entries(values: object) -> list[object] | None:
     return list(values) if isinstance(values, list | tuple) else None
 
 
-def network_problems(values: object, nat64_prefixes: object = DEFAULT_NAT64_PREFIXES) -> list[str]:
-    """What is wrong with a setting of IP addresses and networks: one message per bad entry.
+def network_entry_problems(values: object, nat64_prefixes: object = DEFAULT_NAT64_PREFIXES) -> list[EntryProblem]:
+    """What is wrong with a setting of IP addresses and networks: one problem, with its fix, per bad entry.
 
     ``values``: the setting (a list or tuple of strings); ``nat64_prefixes``: the NAT64 prefixes
     setting (its invalid entries are ignored here; :func:`nat64_problems` reports them). An entry
-    that can never match a client is a problem. Never raises.
+    that can never match a client, or a network with host bits set, is a problem. Never raises.
     """
     entries = _entries(values)
     if entries is None:
-        return [f"must be a list of IP addresses or networks (strings), not {values!r}"]
+        return [EntryProblem(f"must be a list of IP addresses or networks (strings), not {values!r}")]
     embeddings = Embeddings(_valid_nat64_prefixes(nat64_prefixes)[0])
-    return [problem for problem in (_network_entry(value, embeddings) for value in entries) if isinstance(problem, str)]
+    return [
+        problem
+        for problem in (_network_entry(value, embeddings) for value in entries)
+        if isinstance(problem, EntryProblem)
+    ]
+
+
+def network_problems(values: object, nat64_prefixes: object = DEFAULT_NAT64_PREFIXES) -> list[str]:
+    """What is wrong with a setting of IP addresses and networks: one message per bad entry.
+
+    As :func:`network_entry_problems`, the messages only. Never raises.
+    """
+    return [problem.problem for problem in network_entry_problems(values, nat64_prefixes)]
 
 
 def normalised_networks(values: Iterable[str], embeddings: Embeddings) -> NetworkSet:
     """The entries of a setting, normalised; raises ``ValueError`` naming every bad entry."""
     normalised = [_network_entry(value, embeddings) for value in values]
-    problems = [problem for problem in normalised if isinstance(problem, str)]
+    problems = [entry.problem for entry in normalised if isinstance(entry, EntryProblem)]
     if problems:
         raise ValueError("; ".join(problems))
-    return NetworkSet(network for network in normalised if not isinstance(network, str))
+    return NetworkSet(network for network in normalised if not isinstance(network, EntryProblem))
 
 
 def _nat64_prefix(value: object, valid: list[IPv6Network]) -> IPv6Network | str:

@@ -41,6 +41,7 @@ from restricted_sessions.networks import (
     IPNetwork,
     NetworkSet,
     nat64_problems,
+    network_entry_problems,
     network_problems,
 )
 from tests import hypothesis_profiles  # noqa: F401  (registers and loads the profiles)
@@ -223,7 +224,6 @@ def test_the_parse_cache_of_a_rules_object_is_bounded() -> None:
         ("10.0.0.5", "10.0.0.5/32"),
         ("::ffff:10.0.0.5", "10.0.0.5/32"),
         ("::ffff:10.0.0.0/104", "10.0.0.0/8"),
-        ("::ffff:10.1.2.3/104", "10.0.0.0/8"),  # host bits allowed, as for every entry
         ("::ffff:0:10.0.0.0/120", "10.0.0.0/24"),
         ("::10.0.0.0/104", "10.0.0.0/8"),
         ("64:ff9b::192.0.2.0/120", "192.0.2.0/24"),
@@ -273,6 +273,49 @@ def test_an_entry_that_can_never_match_is_a_problem_naming_it(entry: str, words:
         parse_networks(("10.0.0.0/8", entry))
     with pytest.raises(ValueError, match=words):
         AddressRules(exempt_networks=[entry])
+
+
+@pytest.mark.parametrize(
+    ("entry", "covered", "fix"),
+    [
+        ("10.0.0.1/8", "10.0.0.0/8", "Write '10.0.0.0/8' if you mean that network, or '10.0.0.1' for the one address."),
+        (
+            "::ffff:10.1.2.3/104",
+            "10.0.0.0/8",
+            "Write '10.0.0.0/8' if you mean that network, or '10.1.2.3' for the one address.",
+        ),
+        (
+            "::ffff:10.0.0.0/100",
+            "0.0.0.0/4",
+            "Write '0.0.0.0/4' if you mean that network, or '10.0.0.0' for the one address.",
+        ),
+        (
+            "2001:db8::1/32",
+            "2001:db8::/32",
+            "Write '2001:db8::/32' if you mean that network, or '2001:db8::1' for the one address.",
+        ),
+    ],
+)
+def test_an_entry_with_host_bits_set_is_a_problem_naming_the_network_it_would_cover(
+    entry: str, covered: str, fix: str
+) -> None:
+    # As ipaddress.ip_network(strict=True), and as NAT64_PREFIXES: the entry is not a network.
+    [problem] = network_entry_problems(["10.0.0.0/8", entry])
+
+    assert problem.problem == (
+        f"{entry!r} has host bits set, which ipaddress.ip_network(strict=True) refuses: it would cover all of {covered}"
+    )
+    assert problem.fix == fix
+    assert network_problems([entry]) == [problem.problem]
+    with pytest.raises(ValueError, match="host bits"):
+        parse_networks((entry,))
+    with pytest.raises(ValueError, match="host bits"):
+        AddressRules(trusted_proxies=[entry])
+
+
+def test_only_an_entry_with_host_bits_set_has_a_fix_of_its_own() -> None:
+    assert [problem.fix for problem in network_entry_problems(["a", 5, "::/96"])] == [None, None, None]
+    assert network_entry_problems("10.0.0.0/8")[0].fix is None
 
 
 def test_problems_are_one_per_bad_entry_and_never_raise() -> None:

@@ -18,10 +18,11 @@ from django.core.checks import Error, run_checks
 from django.core.checks import Warning as CheckWarning
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import CsrfViewMiddleware as DjangoCsrfViewMiddleware
 from django.test import override_settings
 
 from restricted_sessions.conf import get_config
-from restricted_sessions.middleware import RestrictedSessionsMiddleware, SessionMiddleware
+from restricted_sessions.middleware import CsrfViewMiddleware, RestrictedSessionsMiddleware, SessionMiddleware
 from tests import settings as test_settings
 
 SESSION = "restricted_sessions.middleware.SessionMiddleware"
@@ -61,6 +62,8 @@ INVALID: dict[str, tuple[str, str, Any]] = {
         "restricted_sessions.E011",
         ["10.0.0.0/8", "proxy.internal"],
     ),
+    "trusted-proxies-host-bits-set": ("TRUSTED_PROXIES", "restricted_sessions.E011", ["10.1.2.3/8"]),
+    "exempt-networks-host-bits-set": ("IP_EXEMPT_NETWORKS", "restricted_sessions.E012", ["2001:db8::1/32"]),
     "exempt-networks-not-an-address": ("IP_EXEMPT_NETWORKS", "restricted_sessions.E012", ["carrier"]),
     "exempt-networks-prefix-out-of-range": ("IP_EXEMPT_NETWORKS", "restricted_sessions.E012", ["2001:db8::/129"]),
     "exempt-networks-a-string": ("IP_EXEMPT_NETWORKS", "restricted_sessions.E012", "100.64.0.0/10"),
@@ -97,7 +100,7 @@ INVALID_BOOLEANS: dict[str, tuple[str, Any]] = {
 VALID: dict[str, dict[str, Any]] = {
     "trusted-proxies-networks-and-addresses": {"TRUSTED_PROXIES": ["10.0.0.0/8", "2001:db8::/32", "192.0.2.1", "::1"]},
     "trusted-proxies-tuple": {"TRUSTED_PROXIES": ("10.0.0.0/8",)},
-    "trusted-proxies-host-bits-set": {"TRUSTED_PROXIES": ["10.1.2.3/8"]},
+    "trusted-proxies-single-addresses-without-a-length": {"TRUSTED_PROXIES": ["10.1.2.3", "::ffff:10.1.2.3", "::1"]},
     "exempt-networks": {"IP_EXEMPT_NETWORKS": ["100.64.0.0/10", "2001:db8::/32"]},
     "ua-match-exact": {"UA_MATCH": "exact"},
     "ua-match-ignore-versions": {"UA_MATCH": "ignore_versions"},
@@ -258,6 +261,41 @@ def test_the_error_names_the_bad_entry() -> None:
     assert "proxy.internal" in error.msg
 
 
+HOST_BITS_SET = {
+    "ipv4": ("10.0.0.1/8", "'10.0.0.0/8'", "'10.0.0.1'"),
+    "an-interface-address": ("192.0.2.10/24", "'192.0.2.0/24'", "'192.0.2.10'"),
+    "a-netmask": ("10.0.0.1/255.0.0.0", "'10.0.0.0/8'", "'10.0.0.1'"),
+    "ipv6": ("2001:db8::1/64", "'2001:db8::/64'", "'2001:db8::1'"),
+    # An IPv4-mapped network is its IPv4 network: /100 is 0.0.0.0/4, not 10.0.0.0/8.
+    "ipv4-mapped": ("::ffff:10.0.0.0/100", "'0.0.0.0/4'", "'10.0.0.0'"),
+    "nat64": ("64:ff9b::c000:221/120", "'192.0.2.0/24'", "'192.0.2.33'"),
+}
+
+
+@pytest.mark.parametrize("name", ["TRUSTED_PROXIES", "IP_EXEMPT_NETWORKS"])
+@pytest.mark.parametrize(("entry", "network", "address"), HOST_BITS_SET.values(), ids=HOST_BITS_SET.keys())
+def test_an_entry_with_host_bits_set_is_an_error_naming_the_network_it_covers(
+    name: str, entry: str, network: str, address: str
+) -> None:
+    # ipaddress.ip_network(strict=True) refuses it: "192.0.2.10/24" copied from an interface would
+    # trust (or exempt) the whole /24, where the one address was probably meant.
+    from restricted_sessions.checks import check_settings
+
+    with override_settings(**prefixed({name: ["10.0.0.0/8", entry]})):
+        [error] = check_settings()
+        with pytest.raises(ImproperlyConfigured, match=error.id):
+            get_config()
+
+    assert (
+        error.id
+        == {"TRUSTED_PROXIES": "restricted_sessions.E011", "IP_EXEMPT_NETWORKS": "restricted_sessions.E012"}[name]
+    )
+    assert repr(entry) in error.msg
+    assert "host bits" in error.msg
+    assert network in str(error.hint)
+    assert address in str(error.hint)
+
+
 IMPORT_FAILURES = {
     "runtime-error": 'raise RuntimeError("the handler module cannot start")',
     "value-error": "int('not a number')",
@@ -404,6 +442,68 @@ def test_header_sessions_without_the_restriction_middleware_are_w003(
     ids=["header-off", "restriction-subclass"],
 )
 def test_header_sessions_with_a_restriction_or_without_a_header_pass(overrides: dict[str, Any]) -> None:
+    with override_settings(**overrides):
+        assert our_messages() == []
+
+
+DJANGO_CSRF = "django.middleware.csrf.CsrfViewMiddleware"
+CSRF = "restricted_sessions.middleware.CsrfViewMiddleware"
+
+
+class ProjectCsrfViewMiddleware(CsrfViewMiddleware):
+    """A project's subclass of the library's CsrfViewMiddleware."""
+
+
+class OtherCsrfViewMiddleware(DjangoCsrfViewMiddleware):
+    """A project's subclass of Django's CsrfViewMiddleware (not of the library's)."""
+
+
+HEADER_SESSIONS_UNDER_DJANGOS_CSRF = {
+    "djangos": [SESSION, COMMON, DJANGO_CSRF, AUTH, RESTRICTED],
+    "a-subclass-of-djangos": [SESSION, COMMON, f"{__name__}.OtherCsrfViewMiddleware", AUTH, RESTRICTED],
+    "our-session-subclass": ["tests.middleware.ProjectSessionMiddleware", COMMON, DJANGO_CSRF, AUTH, RESTRICTED],
+    "djangos-next-to-ours": [SESSION, COMMON, CSRF, DJANGO_CSRF, AUTH, RESTRICTED],
+}
+
+
+@RESPONDERS
+@pytest.mark.parametrize(
+    "middleware", HEADER_SESSIONS_UNDER_DJANGOS_CSRF.values(), ids=HEADER_SESSIONS_UNDER_DJANGOS_CSRF.keys()
+)
+def test_header_sessions_under_djangos_csrf_middleware_are_w006(
+    middleware: list[str], responder: Callable[..., Any]
+) -> None:
+    # Django's CSRF check refuses every POST of a header client (its login included) with a 403.
+    with override_settings(MIDDLEWARE=middleware):
+        [warning] = our_messages()
+        SessionMiddleware(responder)
+
+    assert isinstance(warning, CheckWarning)
+    assert warning.id == "restricted_sessions.W006"
+    assert "403" in warning.msg
+    assert f"'{CSRF}'" in str(warning.hint)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"MIDDLEWARE": [SESSION, COMMON, CSRF, AUTH, RESTRICTED]},
+        {"MIDDLEWARE": [SESSION, COMMON, f"{__name__}.ProjectCsrfViewMiddleware", AUTH, RESTRICTED]},
+        {"MIDDLEWARE": [SESSION, COMMON, AUTH, RESTRICTED]},
+        {"MIDDLEWARE": [SESSION, COMMON, DJANGO_CSRF, AUTH, RESTRICTED], "RESTRICTEDSESSIONS_SESSION_HEADER": None},
+        {"MIDDLEWARE": [DJANGO_SESSION, COMMON, DJANGO_CSRF, AUTH]},
+        {"MIDDLEWARE": [SESSION, COMMON, "django.middleware.csrf.no_such_class", AUTH, RESTRICTED]},
+    ],
+    ids=[
+        "ours",
+        "our-subclass",
+        "no-csrf-middleware",
+        "header-off",
+        "djangos-session-middleware",
+        "csrf-path-broken",
+    ],
+)
+def test_header_sessions_with_our_csrf_middleware_or_none_pass(overrides: dict[str, Any]) -> None:
     with override_settings(**overrides):
         assert our_messages() == []
 
@@ -641,6 +741,122 @@ def test_every_other_invalid_value_is_reported_and_stops_get_config(name: str, c
     assert str(raised.value) == f"{error.msg} {error.hint} ({check_id})"
 
 
+# RESTRICTEDSESSIONS_SESSION_HEADER: a name that only a script sends, and that servers pass on ----
+
+# Each is a valid HTTP token, so the name alone never failed.
+SESSION_HEADERS_A_BROWSER_SENDS = [
+    "Accept-Charset",
+    "Accept-Encoding",
+    "Access-Control-Request-Headers",
+    "Access-Control-Request-Method",
+    "Connection",
+    "Content-Length",
+    "Cookie",
+    "Cookie2",
+    "Date",
+    "DNT",
+    "Expect",
+    "Host",
+    "Keep-Alive",
+    "Origin",
+    "Referer",
+    "Set-Cookie",
+    "TE",
+    "Trailer",
+    "Transfer-Encoding",
+    "Upgrade",
+    "Via",
+    "Proxy-Authorization",
+    "Proxy-Session",
+    "Sec-Fetch-Site",
+    "Sec-Session",
+    "Authorization",
+    "User-Agent",
+    "Accept",
+    "Accept-Language",
+    "Cache-Control",
+    "Pragma",
+    "Upgrade-Insecure-Requests",
+    "Priority",
+    "Content-Type",
+    "If-None-Match",
+    "If-Modified-Since",
+    "Range",
+    # Compared case-insensitively, as HTTP compares header names.
+    "cookie",
+    "AUTHORIZATION",
+    "sec-fetch-mode",
+    "PROXY-Connection",
+]
+
+
+@pytest.mark.parametrize("name", SESSION_HEADERS_A_BROWSER_SENDS)
+def test_a_session_header_that_browsers_send_by_themselves_is_e007(name: str) -> None:
+    # The CSRF exemption of header sessions rests on a browser never adding the header on its own.
+    from restricted_sessions.checks import check_settings
+
+    with override_settings(RESTRICTEDSESSIONS_SESSION_HEADER=name):
+        [error] = check_settings()
+        with pytest.raises(ImproperlyConfigured, match=r"\(restricted_sessions\.E007\)"):
+            get_config()
+
+    assert isinstance(error, Error)
+    assert error.id == "restricted_sessions.E007"
+    assert repr(name) in error.msg
+    assert "by themselves" in error.msg
+    assert "'X-SessionID'" in str(error.hint)
+
+
+@pytest.mark.parametrize("name", ["Content-Type", "content-length"])
+def test_a_session_header_that_django_does_not_read_as_http_is_e007_saying_so(name: str) -> None:
+    from restricted_sessions.checks import check_settings
+
+    with override_settings(RESTRICTEDSESSIONS_SESSION_HEADER=name):
+        [error] = check_settings()
+
+    assert error.id == "restricted_sessions.E007"
+    assert "CONTENT_" in error.msg
+
+
+@pytest.mark.parametrize(("name", "dashed"), [("X_SessionID", "X-SessionID"), ("X-Session_Token", "X-Session-Token")])
+def test_a_session_header_with_an_underscore_is_e007_naming_the_dashed_spelling(name: str, dashed: str) -> None:
+    # WSGI servers and nginx drop such headers: only Django's test Client would ever pass one.
+    from restricted_sessions.checks import check_settings
+
+    with override_settings(RESTRICTEDSESSIONS_SESSION_HEADER=name):
+        [error] = check_settings()
+        with pytest.raises(ImproperlyConfigured, match=r"\(restricted_sessions\.E007\)"):
+            get_config()
+
+    assert error.id == "restricted_sessions.E007"
+    assert repr(name) in error.msg
+    assert "underscore" in error.msg
+    assert repr(dashed) in str(error.hint)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "X-SessionID",
+        "X-Session-Token",
+        "X-App-Session",
+        "X-Requested-With",  # only ever set by scripts
+        "Session",
+        "X-Sec-Session",  # Sec- and Proxy- only as a prefix
+        "X-Proxy-Session",
+        "Hosted-Session",  # a forbidden name only as the whole name
+        "X-Cookie",
+        None,
+    ],
+)
+def test_a_session_header_that_only_scripts_send_passes(name: str | None) -> None:
+    from restricted_sessions.checks import check_settings
+
+    with override_settings(RESTRICTEDSESSIONS_SESSION_HEADER=name):
+        assert check_settings() == []
+        assert get_config().session_header == name
+
+
 def test_a_remote_addr_key_without_trusted_proxies_is_only_a_warning() -> None:
     from restricted_sessions.checks import check_settings
     from restricted_sessions.conf import get_config
@@ -664,6 +880,47 @@ def test_dbsc_without_joserfc_is_an_error_at_start_up(monkeypatch: pytest.Monkey
 
     assert error.id == "restricted_sessions.E019"
     assert error.hint == 'pip install "restricted_sessions[dbsc]"'
+
+
+SIGNED_COOKIE_ENGINES = ["django.contrib.sessions.backends.signed_cookies", "tests.signed_cookie_engine"]
+
+
+@RESPONDERS
+@pytest.mark.parametrize("engine", SIGNED_COOKIE_ENGINES, ids=["signed-cookies", "a-subclass"])
+def test_dbsc_with_signed_cookie_sessions_is_e027(engine: str, responder: Callable[..., Any]) -> None:
+    # A signed cookie cannot forget a used challenge nor the device key at logout: a copy of the
+    # login response's cookie, signed before registration, would stay valid without the bound cookie.
+    from restricted_sessions.checks import check_settings
+
+    with override_settings(RESTRICTEDSESSIONS_DBSC=True, SESSION_ENGINE=engine):
+        [error] = check_settings()
+        with pytest.raises(ImproperlyConfigured, match=r"\(restricted_sessions\.E027\)"):
+            RestrictedSessionsMiddleware(responder)
+
+    assert isinstance(error, Error)
+    assert error.id == "restricted_sessions.E027"
+    assert error.msg.startswith("RESTRICTEDSESSIONS_DBSC ")
+    assert repr(engine) in error.msg
+    assert "server-side session engine" in str(error.hint)
+
+
+@pytest.mark.parametrize(
+    ("dbsc", "engine"),
+    [
+        (False, "django.contrib.sessions.backends.signed_cookies"),
+        (True, "django.contrib.sessions.backends.db"),
+        (True, "django.contrib.sessions.backends.cached_db"),
+        (True, "django.contrib.sessions.backends.cache"),
+        (True, "django.contrib.sessions.backends.file"),
+        # Django reports an engine that does not import when it loads it.
+        (True, "tests.no_such_engine"),
+    ],
+)
+def test_dbsc_with_a_server_side_session_engine_or_dbsc_off_passes(dbsc: bool, engine: str) -> None:
+    from restricted_sessions.checks import check_settings
+
+    with override_settings(RESTRICTEDSESSIONS_DBSC=dbsc, SESSION_ENGINE=engine):
+        assert check_settings() == []
 
 
 @override_settings(

@@ -154,7 +154,8 @@ SESSION_COOKIE_SECURE = env_value("SESSION_COOKIE_SECURE", False)
 RESTRICTEDSESSIONS_DPOP = "optional"
 # DBSC (device-bound sessions, docs/dbsc.rst): a login over HTTPS invites the browser to bind the
 # session to a key it cannot export. Over plain HTTP nothing is invited, so nothing changes there.
-RESTRICTEDSESSIONS_DBSC = True
+# It needs a session store: signed cookies cannot forget a used challenge (restricted_sessions.E027).
+RESTRICTEDSESSIONS_DBSC = not SESSION_ENGINE.endswith(".signed_cookies")
 
 # RESTRICTEDSESSIONS_* from the environment; the library's defaults apply to the others.
 for _name in sorted(os.environ):
