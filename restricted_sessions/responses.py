@@ -31,7 +31,7 @@ def default_failure_response(config: Config) -> HttpResponseBase:
 
 
 def is_redirect_target(request: HttpRequest, config: Config) -> bool:
-    """True for a request to REDIRECT_VIEW itself, which is served after the flush.
+    """True for a request to REDIRECT_VIEW itself, which is served once the session is ended.
 
     A client may send its old key again (a signed cookie cannot be revoked, a header client may
     retry): refusing the redirect target too would redirect it in a loop.

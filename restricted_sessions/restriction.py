@@ -8,7 +8,7 @@ from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.contrib.sessions.backends.base import SessionBase
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.urls import Resolver404, resolve
 
 from restricted_sessions import enforcement, proofs
@@ -242,14 +242,17 @@ class RestrictedSessionsMiddleware:
     ) -> HttpResponseBase | None:
         """Report the change, end the session and answer with the failure response.
 
-        Returns None (the request goes on) with REPORT_ONLY, and for REDIRECT_VIEW itself.
+        Returns None (the request goes on) with REPORT_ONLY, and for REDIRECT_VIEW itself once the
+        session is ended.
         """
         if not examination.refused_before:
             enforcement.report(request, examination, config, sender=RestrictedSessionsMiddleware)
             if config.report_only:
                 return None
             enforcement.end(request, session, examination, config)
-        return None if is_redirect_target(request, config) else failure_response(request, _reason(examination), config)
+        if is_redirect_target(request, config):
+            return _at_redirect_target(examination, config)
+        return failure_response(request, _reason(examination), config)
 
     async def arefuse(
         self, request: HttpRequest, session: SessionBase, examination: Examination, config: Config
@@ -261,8 +264,19 @@ class RestrictedSessionsMiddleware:
                 return None
             await enforcement.aend(request, session, examination, config)
         if is_redirect_target(request, config):
-            return None
+            return _at_redirect_target(examination, config)
         return await afailure_response(request, _reason(examination), config)
+
+
+def _at_redirect_target(examination: Examination, config: Config) -> HttpResponseBase | None:
+    """The answer to REDIRECT_VIEW itself: served once the session is ended (a redirect would loop).
+
+    A device-bound session refused for its bound cookie is not ended (``ends_session``), so its
+    redirect target must not serve it: the empty FAILURE_STATUS response, which does not loop.
+    """
+    if enforcement.ends_session(examination):
+        return None
+    return HttpResponse(status=config.failure_status)
 
 
 def _reason(examination: Examination) -> str:

@@ -182,6 +182,23 @@ def test_a_copied_session_cookie_is_refused_and_the_owner_stays_logged_in(
     assert owner.user() == "alice"
 
 
+def test_the_redirect_view_does_not_serve_a_copied_device_bound_session(
+    owner: Owner, thief: Callable[..., Http], mode: str
+) -> None:
+    # REDIRECT_VIEW is served once a refused session is ended (a redirect to it would loop); a
+    # device-bound session refused for its bound cookie is not ended, so it must not be served.
+    owner.register()
+    with override_settings(RESTRICTEDSESSIONS_REDIRECT_VIEW=f"{mode}:whoami"):
+        stolen = thief(owner.key)
+        refused = stolen.get("whoami", secure=True)
+        redirected = stolen.get("read", secure=True)
+
+        assert refused.status_code == REFUSED
+        assert refused.content == b""
+        assert redirected.status_code == 302
+        assert owner.user() == "alice"
+
+
 def test_a_bound_cookie_of_another_device_bound_session_does_not_open_this_one(
     owner: Owner, new_http: Callable[..., Http], thief: Callable[..., Http]
 ) -> None:
