@@ -61,10 +61,11 @@ def _checked(request: HttpRequest, response: Any, config: Config) -> HttpRespons
 def _default(request: HttpRequest, reason: str, config: Config) -> HttpResponseBase:
     if reason == REASON_DPOP:
         # A DPoP client is told in its own terms (RFC 9449 section 7.1).
+        # The session has ended either way (a key-bound session used without its key is a change).
         if proof_key(request) is None:
-            description = "The session is bound to a DPoP key: send a DPoP proof made with it."
+            description = "The session was bound to a DPoP key and the request carried no proof by it: it has ended."
         else:
-            description = "The session is bound to another key."
+            description = "The session was bound to another key: it has ended."
         return challenge_response(config, "invalid_dpop_proof", description)
     return default_failure_response(config)
 

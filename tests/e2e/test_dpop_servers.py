@@ -173,7 +173,7 @@ def test_b_a_proof_from_another_key_is_refused_and_ends_the_session(
     thief = DPoPSessionAuth(session_key=key)
     stolen = send(site.urls()[server], "GET", "/api/me/", auth=thief, local_address="127.0.0.3")
     assert stolen.status_code == 401
-    assert "bound to another key" in stolen.headers["WWW-Authenticate"]
+    assert "bound to another key: it has ended" in stolen.headers["WWW-Authenticate"]
     assert thief.session_key is None
     assert_session_ended(site, auth, key)
 
