@@ -21,6 +21,7 @@ from django.http import HttpRequest, HttpResponseBase
 
 from restricted_sessions.binding import (
     BINDING_SESSION_KEY,
+    EMPTY,
     LEGACY_SESSION_KEYS,
     MATCH,
     REASON_DBSC,
@@ -354,10 +355,12 @@ async def _anonymous_user() -> Any:
 def _binding_to_write(
     request: HttpRequest, config: Config, data: Mapping[str, Any], examination: Examination | None
 ) -> Binding | None:
-    if examination is not None and examination.outcome.reason is not None and _holds_binding(data):
+    changed = examination is not None and examination.outcome.reason is not None
+    if changed and _holds_binding(data) and not _logged_in_now(data, examination):
         # An exempt view or REPORT_ONLY let a changed client through: its binding stays as it is.
-        # A session the view started anew (a login flushes the old one) holds none: it is bound
-        # below, to the client that made it, as any new session is.
+        # Unless the view made the session anew: a flush emptied it (a login as another user), or
+        # a login into an anonymous session kept its data under a new key (cycle_key). That
+        # session is bound below, afresh, to the client that made it, as any new session is.
         return None
     if not any(key not in OWN_SESSION_KEYS for key in data):
         # Never create (or keep alive) a session only to hold a binding.
@@ -367,7 +370,7 @@ def _binding_to_write(
     # A refused key let through to REDIRECT_VIEW names no session: whatever the view saved (a
     # login there) is a new session, bound to the client that made it.
     client = examination.presented if examination and not examination.refused_before else presented(request, config)
-    return config.policy.to_save(config.policy.read(data.get), client)
+    return config.policy.to_save(EMPTY if changed else config.policy.read(data.get), client)
 
 
 def _holds_binding(data: Mapping[str, Any]) -> bool:

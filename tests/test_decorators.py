@@ -165,6 +165,23 @@ def test_a_session_an_exempt_login_starts_anew_is_bound_to_the_client_that_made_
     assert_restricted(thief.get("whoami", key=key, ip="203.0.113.66", ua="curl/8.0"), key)
 
 
+def test_a_login_into_an_anonymous_session_on_an_exempt_view_binds_it_to_the_client_that_logged_in(
+    http: Http, alice: object, new_http: Callable[..., Http]
+) -> None:
+    # Django's login() keeps an anonymous session's data under a new key (cycle_key): the session
+    # is a user's from now on, bound like any login, not to the client that started it.
+    bound_cookie_session(http, ip="192.0.2.7", ua="Browser A")
+    assert http.post("exempt-login", {"username": "alice"}, ip="198.51.100.1", ua="Browser B").status_code == 200
+    key = http.cookie_key
+    assert key
+
+    assert bound_ip(stored(key)) == "198.51.100.1"
+    assert bound(stored(key)).ua == ua_token("Browser B")
+    assert stored(key)["value"] == "mine"
+    assert http.get("whoami", ip="198.51.100.1", ua="Browser B").json() == {"user": "alice"}
+    assert_restricted(new_http().get("whoami", key=key, ip="192.0.2.7", ua="Browser A"), key)
+
+
 def test_a_login_as_the_same_user_on_an_exempt_view_keeps_the_binding_it_holds(http: Http, alice: object) -> None:
     # Django's login() keeps the data of the same user's session (cycle_key): its binding stays.
     http.post("login", {"username": "alice"}, ip="192.0.2.7", ua="Browser A")

@@ -196,3 +196,17 @@ def test_a_session_a_changed_client_starts_anew_is_bound_to_it(http: Http, alice
 
     assert bound_ip(stored(key)) == "198.51.100.1"
     assert bound(stored(key)).ua == ua_token("Browser B")
+
+
+@override_settings(RESTRICTEDSESSIONS_REPORT_ONLY=True)
+def test_a_login_into_a_changed_anonymous_session_binds_it_to_the_client_that_logged_in(
+    http: Http, alice: object
+) -> None:
+    key = bound_cookie_session(http, ip="192.0.2.7", ua="Browser A")
+    http.post("login", {"username": "alice"}, ip="198.51.100.1", ua="Browser B")
+    new = http.cookie_key
+    assert new
+    assert new != key
+
+    assert bound_ip(stored(new)) == "198.51.100.1"
+    assert bound(stored(new)).ua == ua_token("Browser B")
