@@ -73,9 +73,9 @@ JTI_RECORDS_PER_SECOND = 100_000
 DPOP_SUPPORTED_ALGORITHMS = ("ES256", "ES384", "ES512", "EdDSA", "Ed25519")
 HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 #: Header names (lower case) a browser sends by itself: the Fetch standard's forbidden request-header
-#: names, and the headers browsers add on their own (cached HTTP credentials in Authorization
-#: included). A session header must be one that only a script sends, for the CSRF exemption of
-#: header sessions rests on a browser never adding it by itself (E007).
+#: names, the CORS-safelisted ones, and the headers browsers add on their own (cached HTTP
+#: credentials in Authorization included). A session header must be one that only a script sends,
+#: for the CSRF exemption of header sessions rests on a browser never adding it by itself (E007).
 BROWSER_HEADERS = frozenset(
     (
         # Fetch standard, "forbidden request-header".
@@ -100,19 +100,39 @@ BROWSER_HEADERS = frozenset(
         "transfer-encoding",
         "upgrade",
         "via",
+        # CORS-safelisted request headers: a page of another origin sends them, with values of its
+        # choosing, without a preflight.
+        "accept",
+        "accept-language",
+        "content-language",
+        "content-type",
+        "range",
         # Sent by browsers on their own.
         "authorization",
         "user-agent",
-        "accept",
-        "accept-language",
         "cache-control",
         "pragma",
         "upgrade-insecure-requests",
         "priority",
-        "content-type",
+        "purpose",
+        "service-worker",
+        "service-worker-navigation-preload",
+        "last-event-id",
+        "x-moz",
+        "if-match",
         "if-none-match",
         "if-modified-since",
-        "range",
+        "if-unmodified-since",
+        "if-range",
+        # Client hints, which browsers send once a site asks for them.
+        "device-memory",
+        "downlink",
+        "dpr",
+        "ect",
+        "rtt",
+        "save-data",
+        "viewport-width",
+        "width",
     )
 )
 #: The Fetch standard forbids every request-header name with these prefixes.

@@ -782,6 +782,16 @@ SESSION_HEADERS_A_BROWSER_SENDS = [
     "If-None-Match",
     "If-Modified-Since",
     "Range",
+    # The fifth CORS-safelisted request header, and more that browsers add on their own.
+    "Content-Language",
+    "If-Match",
+    "If-Range",
+    "If-Unmodified-Since",
+    "Last-Event-ID",
+    "Purpose",
+    "Service-Worker",
+    "Save-Data",
+    "Viewport-Width",
     # Compared case-insensitively, as HTTP compares header names.
     "cookie",
     "AUTHORIZATION",
