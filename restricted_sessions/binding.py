@@ -282,13 +282,15 @@ class Policy:
         ua = "" if ua is None else ua
         return Binding(_legacy_ip(ip), _legacy_ip(ip2), _legacy_ua(ua, self.ua_match), legacy=True)
 
-    def to_save(self, binding: Binding, presented: Presented) -> Binding | None:
+    def to_save(self, binding: Binding, presented: Presented, *, bind_proof_key: bool = True) -> Binding | None:
         """The binding to write when a session that matched ``presented`` is saved anyway.
 
         Binds the parts the settings restrict but the session does not hold yet, and rewrites
         the parts stored in the other STORE mode (the request matched every bound part, so its
-        own values are an equivalent binding) and bindings read from 1.0's keys. None when the
-        stored binding is already current.
+        own values are an equivalent binding) and bindings read from 1.0's keys. The DPoP key of
+        ``presented`` is bound only when ``bind_proof_key`` (the caller's word that this save starts
+        the session or logs it in: RFC 9449 keys are bound when the session is, never later by
+        whoever shows a proof). None when the stored binding is already current.
         """
         binding = replace(binding, device=False)
         ip, ip2, ua = binding.ip, binding.ip2, binding.ua
@@ -303,7 +305,7 @@ class Policy:
         if self.restrict_ua and (ua is UNBOUND or not self._is_current_form(ua)):
             ua = self.ua_token(presented.user_agent)
         jkt = binding.jkt
-        if self.bind_proof_key and jkt is UNBOUND and presented.jkt is not None:
+        if self.bind_proof_key and bind_proof_key and jkt is UNBOUND and presented.jkt is not None:
             jkt = presented.jkt
         new = Binding(ip, ip2, ua, jkt)
         return None if new == binding or new.is_empty else new

@@ -370,7 +370,10 @@ def _binding_to_write(
     # A refused key let through to REDIRECT_VIEW names no session: whatever the view saved (a
     # login there) is a new session, bound to the client that made it.
     client = examination.presented if examination and not examination.refused_before else presented(request, config)
-    return config.policy.to_save(EMPTY if changed else config.policy.read(data.get), client)
+    stored = EMPTY if changed else config.policy.read(data.get)
+    # A DPoP key is bound with the session (its first binding) or at a login, never later.
+    starts = stored.is_empty or _logged_in_now(data, examination)
+    return config.policy.to_save(stored, client, bind_proof_key=starts)
 
 
 def _holds_binding(data: Mapping[str, Any]) -> bool:

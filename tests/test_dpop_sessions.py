@@ -18,6 +18,7 @@ from django.core.wsgi import get_wsgi_application
 from django.test import override_settings
 from joserfc.jwk import ECKey
 
+from restricted_sessions.binding import UNBOUND
 from restricted_sessions.dpop_client import DPoPSessionAuth
 from tests.conftest import DEFAULT_IP, DEFAULT_UA, stored
 from tests.restriction_helpers import bound
@@ -70,6 +71,35 @@ def test_a_login_with_a_proof_binds_the_session_to_the_key(transport: str, alice
     assert bound(stored(key)).jkt == auth.key.thumbprint()
     assert site.request("GET", "/read/", auth=auth).status_code == 200
     assert site.request("GET", "/whoami/", auth=auth).json()["user"] == "alice"
+
+
+@override_settings(RESTRICTEDSESSIONS_DPOP="optional")
+def test_a_proof_after_the_login_never_binds_the_session_to_its_key(transport: str, alice: Any) -> None:
+    # RFC 9449 keys are bound when the session is (its start or a login): a holder of a session
+    # started without a proof cannot later bind it to a key of their own and lock the owner out.
+    site = Site(transport)
+    login = site.request("POST", "/login/", data={"username": "alice"}, headers={"X-SessionID": ""})
+    key = login.headers["X-SessionID"]
+    assert key
+    assert bound(stored(key)).jkt is UNBOUND
+
+    other = DPoPSessionAuth(session_key=key)
+    assert site.request("GET", "/write/", auth=other, params={"value": "x"}).status_code == 200
+
+    assert bound(stored(key)).jkt is UNBOUND
+    assert site.request("GET", "/read/", headers={"X-SessionID": key}).status_code == 200
+
+
+@override_settings(RESTRICTEDSESSIONS_DPOP="optional")
+def test_a_login_with_a_proof_into_a_session_started_without_one_binds_the_key(transport: str, alice: Any) -> None:
+    site, auth = Site(transport), DPoPSessionAuth()
+    started = site.request("GET", "/write/", params={"value": "x"}, headers={"X-SessionID": ""})
+    auth.session_key = started.headers["X-SessionID"]
+    assert bound(stored(auth.session_key)).jkt is UNBOUND
+
+    key = log_in(site, auth)
+
+    assert bound(stored(key)).jkt == auth.key.thumbprint()
 
 
 @override_settings(RESTRICTEDSESSIONS_DPOP="optional")
