@@ -64,6 +64,12 @@ def issue_challenge(state: Mapping[str, Any] | None, now: float) -> tuple[State,
     return {**(state or {}), "challenges": [[challenge, now], *kept]}, challenge
 
 
+def current_challenge(state: Mapping[str, Any] | None, now: float, max_age: int) -> str | None:
+    """The newest challenge if it was issued less than ``max_age`` seconds ago (and not answered yet)."""
+    newest = _challenges(state)[:1]
+    return newest[0][0] if newest and 0 <= now - newest[0][1] < max_age else None
+
+
 def take_challenge(state: Mapping[str, Any], answered: str, now: float, max_age: int) -> State | None:
     """The state without ``answered`` if it is a challenge issued less than ``max_age`` seconds ago.
 

@@ -12,12 +12,15 @@ binding, and a refresh refused by the engine's 4xx would make the browser end it
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import caches
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.utils.cache import patch_cache_control
 from django.views.decorators.csrf import csrf_exempt
@@ -39,6 +42,9 @@ class Answer:
     state: protocol.State | None = None
     headers: dict[str, str] = field(default_factory=dict)
     cookie: str | None = None
+    #: The challenge a proof answered: the view records it as used (once, atomically) before
+    #: the answer stands, so that a stale concurrent save of the session cannot revive it.
+    answered: str | None = None
 
 
 def answer_registration(proof_header: str | None, state: Any, now: float, config: DbscSettings) -> Answer:
@@ -53,17 +59,21 @@ def answer_registration(proof_header: str | None, state: Any, now: float, config
     if proof is None or protocol.take_challenge(state, proof.jti, now, config.challenge_age) is None:
         return Answer(400)
     session_id = protocol.new_session_identifier()
-    return _renewed({"id": session_id, "alg": proof.alg, "jwk": proof.jwk, "registered_at": now}, now, config)
+    renewed = _renewed({"id": session_id, "alg": proof.alg, "jwk": proof.jwk, "registered_at": now}, now, config)
+    return replace(renewed, answered=proof.jti)
 
 
-def answer_refresh(id_header: str | None, proof_header: str | None, state: Any, now: float,
-                   config: DbscSettings) -> Answer:
+def answer_refresh(
+    id_header: str | None, proof_header: str | None, state: Any, now: float, config: DbscSettings
+) -> Answer:
     """Issue a new bound cookie for a proof of a recent challenge by the registered key.
 
     No identifier: 400. An identifier this session is not bound to (logged out, flushed, another
     registration): 200 ``{"continue": false}``, which ends the browser's session. No proof: 403 with
-    a new challenge. A proof that does not verify: 400. A proof of a challenge that is not current
-    (the previous one is still current, once), expired or used: 403 with a new challenge.
+    the current challenge while it is unexpired (so that anyone holding a copy of the session cookie
+    cannot void the challenge the browser is signing), else a new one. A proof that does not
+    verify: 400. A proof of a challenge that is not current (the previous one is still current,
+    once), expired or used: 403 with a new challenge.
     """
     session_id = sfv.parse_text_item(id_header)
     if session_id is None:
@@ -71,17 +81,21 @@ def answer_refresh(id_header: str | None, proof_header: str | None, state: Any, 
     if not protocol.is_registered(state) or state["id"] != session_id:
         return Answer(200, protocol.termination(session_id))
     if proof_header is None:
-        return _challenged(state, now)
+        current = protocol.current_challenge(state, now, config.challenge_age)
+        if current is not None:
+            return Answer(403, headers={protocol.CHALLENGE_HEADER: protocol.challenge_header(current, state["id"])})
+        return challenged(state, now)
     proof = protocol.read_refresh_proof(proof_header, state["alg"], state["jwk"])
     if proof is None:
         return Answer(400)
     taken = protocol.take_challenge(state, proof.jti, now, config.challenge_age)
     if taken is None:
-        return _challenged(state, now)
-    return _renewed(taken, now, config)
+        return challenged(state, now)
+    return replace(_renewed(taken, now, config), answered=proof.jti)
 
 
-def _challenged(state: Mapping[str, Any], now: float) -> Answer:
+def challenged(state: Mapping[str, Any], now: float) -> Answer:
+    """403 with a new challenge (kept in the state with one previous one)."""
     state, challenge = protocol.issue_challenge(state, now)
     header = protocol.challenge_header(challenge, state["id"])
     return Answer(403, state=state, headers={protocol.CHALLENGE_HEADER: header})
@@ -126,6 +140,32 @@ def _response(answer: Answer, config: DbscSettings, expiry_age: int) -> HttpResp
     return response
 
 
+# Used challenges are recorded under a digest: nothing the client sent becomes a cache key.
+USED_CHALLENGE_PREFIX = "restricted_sessions:dbsc:used:"
+
+
+def _used_key(challenge: str) -> str:
+    digest = hashlib.sha256(challenge.encode("utf-8", "surrogatepass")).digest()
+    return USED_CHALLENGE_PREFIX + base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def _first_use(answer: Answer, config: DbscSettings) -> bool:
+    """Whether the challenge ``answer`` accepted is answered for the first time (``cache.add``, atomic).
+
+    The challenges live in the session, whose last writer wins: a request that read the session
+    before the answer and saves it after would put the answered challenge back.
+    """
+    if answer.answered is None:
+        return True
+    return bool(caches[get_config().cache_alias].add(_used_key(answer.answered), 1, config.challenge_age + 1))
+
+
+async def _afirst_use(answer: Answer, config: DbscSettings) -> bool:
+    if answer.answered is None:
+        return True
+    return bool(await caches[get_config().cache_alias].aadd(_used_key(answer.answered), 1, config.challenge_age + 1))
+
+
 def _config() -> DbscSettings:
     config = get_config().dbsc
     if not config.enabled:
@@ -142,6 +182,8 @@ def registration(request: HttpRequest) -> HttpResponseBase:
     answer = answer_registration(
         request.headers.get(protocol.RESPONSE_HEADER), request.session.get(SESSION_KEY), time.time(), config
     )
+    if not _first_use(answer, config):
+        answer = Answer(400)
     if answer.state is not None:
         request.session[SESSION_KEY] = answer.state
     return _response(answer, config, request.session.get_expiry_age())
@@ -153,13 +195,16 @@ def registration(request: HttpRequest) -> HttpResponseBase:
 def refresh(request: HttpRequest) -> HttpResponseBase:
     """POST, ``Sec-Secure-Session-Id`` and maybe ``Secure-Session-Response``: a new bound cookie or a challenge."""
     config = _config()
+    state, now = request.session.get(SESSION_KEY), time.time()
     answer = answer_refresh(
         request.headers.get(protocol.SESSION_ID_HEADER),
         request.headers.get(protocol.RESPONSE_HEADER),
-        request.session.get(SESSION_KEY),
-        time.time(),
+        state,
+        now,
         config,
     )
+    if not _first_use(answer, config):
+        answer = challenged(state, now)
     if answer.state is not None:
         request.session[SESSION_KEY] = answer.state
     return _response(answer, config, request.session.get_expiry_age())
@@ -174,6 +219,8 @@ async def aregistration(request: HttpRequest) -> HttpResponseBase:
     answer = answer_registration(
         request.headers.get(protocol.RESPONSE_HEADER), await request.session.aget(SESSION_KEY), time.time(), config
     )
+    if not await _afirst_use(answer, config):
+        answer = Answer(400)
     if answer.state is not None:
         await request.session.aset(SESSION_KEY, answer.state)
     return _response(answer, config, await request.session.aget_expiry_age())
@@ -185,13 +232,16 @@ async def aregistration(request: HttpRequest) -> HttpResponseBase:
 async def arefresh(request: HttpRequest) -> HttpResponseBase:
     """``refresh`` as an async view (Django's async session API, no thread)."""
     config = _config()
+    state, now = await request.session.aget(SESSION_KEY), time.time()
     answer = answer_refresh(
         request.headers.get(protocol.SESSION_ID_HEADER),
         request.headers.get(protocol.RESPONSE_HEADER),
-        await request.session.aget(SESSION_KEY),
-        time.time(),
+        state,
+        now,
         config,
     )
+    if not await _afirst_use(answer, config):
+        answer = challenged(state, now)
     if answer.state is not None:
         await request.session.aset(SESSION_KEY, answer.state)
     return _response(answer, config, await request.session.aget_expiry_age())

@@ -10,11 +10,13 @@ from unittest import mock
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.conf import settings
 from django.test import AsyncClient, Client, override_settings
 
 from restricted_sessions.dbsc import protocol, sfv
 from restricted_sessions.dbsc.session import SESSION_KEY
 from tests.dbsc.utils import CHROMIUM_REGISTRATION, Device
+from tests.helpers import session_store
 
 COOKIE = "__Host-rs-dbsc"
 # Django's own session and CSRF middleware only: these tests are about the endpoints, not the engine.
@@ -218,10 +220,59 @@ def test_the_challenge_sent_with_a_cookie_serves_the_next_refresh(browser: Brows
 
 def test_a_proof_of_the_previous_challenge_is_accepted_once(browser: Browser) -> None:
     previous = challenge_of(browser.register())
-    current = challenge_of(browser.refresh())  # a second refresh started meanwhile
+    current = challenge_of(browser.refresh("unknown"))  # a refused proof: a new challenge meanwhile
+    assert current != previous
     assert browser.refresh(previous).status_code == 200
     assert browser.refresh(current).status_code == 200
     assert browser.refresh(previous).status_code == 403  # used: a new challenge instead
+
+
+def test_a_refresh_without_a_proof_gets_the_current_challenge_again(browser: Browser) -> None:
+    # Anyone holding a copy of the session cookie may ask: asking must not void the challenge
+    # the browser is signing.
+    current = challenge_of(browser.register())
+    assert [challenge_of(browser.refresh()) for _ in range(3)] == [current] * 3
+    assert browser.refresh(current).status_code == 200
+
+
+def test_a_refresh_without_a_proof_after_the_current_challenge_expired_gets_a_new_one(browser: Browser) -> None:
+    expired = challenge_of(browser.register())
+    with mock.patch("restricted_sessions.dbsc.views.time.time", return_value=time.time() + 301):
+        fresh = challenge_of(browser.refresh())
+    assert fresh != expired
+
+
+def _restore(browser: Browser, state: Any) -> None:
+    """What a concurrent request that read the session earlier does when it saves it: the old state."""
+    store = session_store(browser.client.cookies[settings.SESSION_COOKIE_NAME].value)
+    store[SESSION_KEY] = state
+    store.save()
+
+
+def test_a_challenge_answered_once_stays_used_after_a_stale_save_restores_it(browser: Browser) -> None:
+    challenge = challenge_of(browser.register())
+    before = browser.state()
+    proof = browser.device.proof(challenge)
+    headers = {protocol.SESSION_ID_HEADER: browser.session_id or "", protocol.RESPONSE_HEADER: proof}
+    assert browser.request("post", "/dbsc/refresh/", **headers).status_code == 200
+
+    _restore(browser, before)
+    again = browser.request("post", "/dbsc/refresh/", **headers)
+
+    assert again.status_code == 403
+    assert COOKIE not in again.cookies
+
+
+def test_a_registration_challenge_answered_once_stays_used_after_a_stale_save_restores_it(browser: Browser) -> None:
+    challenge = browser.login()
+    before = browser.state()
+    proof = browser.device.proof(challenge, registration=True)
+    assert browser.request("post", "/dbsc/registration/", **{protocol.RESPONSE_HEADER: proof}).status_code == 200
+
+    _restore(browser, before)
+
+    assert browser.request("post", "/dbsc/registration/", **{protocol.RESPONSE_HEADER: proof}).status_code == 400
+    assert not protocol.is_registered(browser.state())
 
 
 def test_a_replayed_proof_gets_a_new_challenge_not_a_cookie(browser: Browser) -> None:
