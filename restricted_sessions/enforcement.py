@@ -384,6 +384,19 @@ def _saves(session: SessionBase, status_code: int, config: Config) -> bool:
     return (session.modified or config.save_every_request) and status_code < 500
 
 
+def _may_have_registered_meanwhile(config: Config, examination: Examination | None, data: Mapping[str, Any]) -> bool:
+    # A session this request read unregistered, and saves unregistered: a registration may have
+    # been stored since (a browser registers while its page's resources load). One that was read
+    # registered and is saved without it was unbound on purpose.
+    return (
+        config.dbsc.enabled
+        and examination is not None
+        and not examination.device_bound
+        and not examination.refused_before
+        and not dbsc_protocol.is_registered(data.get(dbsc_state.SESSION_KEY))
+    )
+
+
 def _logged_in_now(data: Mapping[str, Any], examination: Examination | None) -> bool:
     return data.get(AUTH_USER_SESSION_KEY) is not None and (examination is None or examination.user_id is None)
 
@@ -400,6 +413,10 @@ def bind(request: HttpRequest, response: HttpResponseBase, session: SessionBase,
     if not _saves(session, response.status_code, config) or session.is_empty():
         return
     data = dict(session.items())
+    if _may_have_registered_meanwhile(config, examination, data):
+        registered = dbsc_state.stored_registration(session)
+        if registered is not None:
+            session[dbsc_state.SESSION_KEY] = data[dbsc_state.SESSION_KEY] = registered
     new = _binding_to_write(request, config, data, examination)
     if new is not None:
         session.update(_written(new))
@@ -419,6 +436,11 @@ async def abind(request: HttpRequest, response: HttpResponseBase, session: Sessi
     if not _saves(session, response.status_code, config) or session.is_empty():
         return
     data = dict(await session.aitems())
+    if _may_have_registered_meanwhile(config, examination, data):
+        registered = await dbsc_state.astored_registration(session)
+        if registered is not None:
+            await session.aset(dbsc_state.SESSION_KEY, registered)
+            data[dbsc_state.SESSION_KEY] = registered
     new = _binding_to_write(request, config, data, examination)
     if new is not None:
         await session.aupdate(_written(new))

@@ -108,6 +108,30 @@ async def ais_device_bound(session: SessionBase) -> bool:
     return protocol.is_registered(await session.aget(SESSION_KEY))
 
 
+# A concurrent registration --------------------------------------------------------------------
+
+
+def _registered(state: Any) -> protocol.State | None:
+    return dict(state) if protocol.is_registered(state) else None
+
+
+def stored_registration(session: SessionBase) -> protocol.State | None:
+    """The registered device-bound state that the store holds under ``session``'s key now, else None.
+
+    Read afresh (one more load). Django saves a session whole and the last writer wins: a request
+    that read the session before a concurrent registration, and saves it, would otherwise remove
+    the registration, and with it the need for a bound cookie.
+    """
+    key = session.session_key
+    return None if key is None else _registered(type(session)(key).get(SESSION_KEY))
+
+
+async def astored_registration(session: SessionBase) -> protocol.State | None:
+    """``stored_registration`` through the async session API."""
+    key = session.session_key
+    return None if key is None else _registered(await type(session)(key).aget(SESSION_KEY))
+
+
 # The end ---------------------------------------------------------------------------------------
 
 

@@ -17,7 +17,7 @@ import hashlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.cache import caches
@@ -204,7 +204,7 @@ def refresh(request: HttpRequest) -> HttpResponseBase:
         config,
     )
     if not _first_use(answer, config):
-        answer = challenged(state, now)
+        answer = challenged(cast(protocol.State, state), now)  # a proof was accepted: state is registered
     if answer.state is not None:
         request.session[SESSION_KEY] = answer.state
     return _response(answer, config, request.session.get_expiry_age())
@@ -241,7 +241,7 @@ async def arefresh(request: HttpRequest) -> HttpResponseBase:
         config,
     )
     if not await _afirst_use(answer, config):
-        answer = challenged(state, now)
+        answer = challenged(cast(protocol.State, state), now)  # a proof was accepted: state is registered
     if answer.state is not None:
         await request.session.aset(SESSION_KEY, answer.state)
     return _response(answer, config, await request.session.aget_expiry_age())

@@ -12,13 +12,17 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.conf import settings
-from django.test import override_settings
+from django.http import HttpResponse
+from django.test import RequestFactory, override_settings
 
+from restricted_sessions import enforcement
+from restricted_sessions.conf import get_config
 from restricted_sessions.dbsc import protocol
-from restricted_sessions.dbsc.session import SESSION_KEY
+from restricted_sessions.dbsc.session import SESSION_KEY, unbind
 from restricted_sessions.signals import session_restricted
-from tests.conftest import Http, session_store, stored
+from tests.conftest import DEFAULT_IP, DEFAULT_UA, Http, session_store, stored
 from tests.dbsc.utils import Device
 from tests.restriction_helpers import restriction_records
 
@@ -180,6 +184,53 @@ def test_a_copied_session_cookie_is_refused_and_the_owner_stays_logged_in(
     assert [call["reason"] for call in signals] == ["dbsc", "dbsc"]  # refused for want of the cookie both times
     assert stored(owner.key)["_auth_user_id"]
     assert owner.user() == "alice"
+
+
+def test_a_request_that_read_the_session_before_the_registration_does_not_undo_it(owner: Owner, mode: str) -> None:
+    # Django saves a session whole: a request that loaded it before a concurrent registration and
+    # saves it afterwards (a write, SESSION_SAVE_EVERY_REQUEST) would drop the registration, and
+    # with it the need for a bound cookie. Played here step by step through the engine's shells.
+    invitation = owner.login()[protocol.REGISTRATION_HEADER]
+    config = get_config()
+    request = RequestFactory().get("/", secure=True, REMOTE_ADDR=DEFAULT_IP, HTTP_USER_AGENT=DEFAULT_UA)
+    request.session = stale = session_store(owner.key)
+    examination = enforcement.examine(request, stale, config)
+    assert examination is not None
+    assert not examination.device_bound
+    setattr(request, enforcement.REQUEST_ATTRIBUTE, examination)
+
+    # Meanwhile the browser registers its key.
+    proof = owner.device.proof(invitation.split('challenge="')[1].rstrip('"'), registration=True)
+    registered = owner.http.post("/dbsc/registration/", secure=True, headers={protocol.RESPONSE_HEADER: proof})
+    assert registered.status_code == 200
+    stale["cart"] = 1
+    if mode == "sync":
+        enforcement.bind(request, HttpResponse(), stale, config)
+    else:
+        async_to_sync(enforcement.abind)(request, HttpResponse(), stale, config)
+    stale.save()
+
+    assert protocol.is_registered(stored(owner.key)[SESSION_KEY])
+    assert stored(owner.key)["cart"] == 1
+
+
+def test_a_session_unbound_on_purpose_is_saved_unbound(owner: Owner) -> None:
+    # A request that read the session registered and removes the state (unbind) means it.
+    owner.register()
+    config = get_config()
+    request = RequestFactory().get("/", secure=True, REMOTE_ADDR=DEFAULT_IP, HTTP_USER_AGENT=DEFAULT_UA)
+    request.COOKIES[COOKIE] = owner.bound_cookie
+    request.session = session = session_store(owner.key)
+    examination = enforcement.examine(request, session, config)
+    assert examination is not None
+    assert examination.device_bound
+    setattr(request, enforcement.REQUEST_ATTRIBUTE, examination)
+
+    unbind(session)
+    enforcement.bind(request, HttpResponse(), session, config)
+    session.save()
+
+    assert SESSION_KEY not in stored(owner.key)
 
 
 def test_the_redirect_view_does_not_serve_a_copied_device_bound_session(
