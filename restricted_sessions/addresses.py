@@ -46,7 +46,7 @@ DEFAULT_MAX_PROXY_HOPS = 10
 def max_proxy_hops_problems(value: object) -> list[str]:
     """What is wrong with a RESTRICTEDSESSIONS_MAX_PROXY_HOPS value (a whole number, at least 1). Never raises."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        return [f"max_proxy_hops must be a whole number of at least 1 (10 by default), not {value!r}"]
+        return [f"must be a whole number of at least 1 (10 by default), not {value!r}"]
     return []
 
 
@@ -72,7 +72,7 @@ class AddressRules:
     ) -> None:
         problems = max_proxy_hops_problems(max_proxy_hops)
         if problems:
-            raise ValueError(problems[0])
+            raise ValueError(f"max_proxy_hops {problems[0]}")
         self.embeddings = embeddings(nat64_prefixes)
         self.trusted = normalised_networks(trusted_proxies, self.embeddings)
         self.exempt = normalised_networks(exempt_networks, self.embeddings)

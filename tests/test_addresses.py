@@ -361,7 +361,7 @@ def test_max_proxy_hops_is_at_least_one() -> None:
         with pytest.raises(ValueError, match="max_proxy_hops"):
             AddressRules(max_proxy_hops=value)  # type: ignore[arg-type]
     assert AddressRules(max_proxy_hops=1).max_proxy_hops == 1
-    assert max_proxy_hops_problems(0) == ["max_proxy_hops must be a whole number of at least 1 (10 by default), not 0"]
+    assert max_proxy_hops_problems(0) == ["must be a whole number of at least 1 (10 by default), not 0"]
     assert max_proxy_hops_problems(3) == []
     assert DEFAULT_MAX_PROXY_HOPS == 10
 
