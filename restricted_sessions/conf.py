@@ -63,8 +63,8 @@ DEFAULTS: dict[str, Any] = {
 
 STORE_MODES = ("raw", "hashed")
 BOOLEANS = ("RESTRICT_IP", "RESTRICT_UA", "AUTHED_ONLY", "DUAL_STACK", "REPORT_ONLY", "DPOP_NONCE", "DPOP_RESTRICT_IP")
-#: DPOP: off; "optional": a session saved with a valid proof is bound to its key; "required": every
-#: header session must present proofs.
+#: DPOP: off; "optional": a session started or logged into with a valid proof is bound to its key;
+#: "required": every header session must present proofs.
 DPOP_MODES = ("off", "optional", "required")
 # The proof rate that a culling cache's MAX_ENTRIES must hold for a DPoP window (E026): more
 # than a site verifies (each proof costs about 0.1 ms of CPU), so flooding cannot cull a record.

@@ -35,6 +35,7 @@ from restricted_sessions.clients import client_inputs, presented, presented_from
 from restricted_sessions.conf import Config
 from restricted_sessions.dbsc import protocol as dbsc_protocol
 from restricted_sessions.dbsc import session as dbsc_state
+from restricted_sessions.headers import header
 from restricted_sessions.signals import session_restricted
 
 __all__ = [
@@ -353,7 +354,7 @@ async def _anonymous_user() -> Any:
 
 
 def _binding_to_write(
-    request: HttpRequest, config: Config, data: Mapping[str, Any], examination: Examination | None
+    request: HttpRequest, config: Config, data: Mapping[str, Any], examination: Examination | None, *, rekeyed: bool
 ) -> Binding | None:
     changed = examination is not None and examination.outcome.reason is not None
     if changed and _holds_binding(data) and not _logged_in_now(data, examination):
@@ -371,9 +372,17 @@ def _binding_to_write(
     # login there) is a new session, bound to the client that made it.
     client = examination.presented if examination and not examination.refused_before else presented(request, config)
     stored = EMPTY if changed else config.policy.read(data.get)
-    # A DPoP key is bound with the session (its first binding) or at a login, never later.
-    starts = stored.is_empty or _logged_in_now(data, examination)
+    # A DPoP key is bound when the session starts (no session was presented, or a refused one) or
+    # is logged into (a new key: cycle_key or a flush), never later by whoever shows a proof.
+    starts = examination is None or examination.refused_before or rekeyed or _logged_in_now(data, examination)
     return config.policy.to_save(stored, client, bind_proof_key=starts)
+
+
+def _rekeyed(request: HttpRequest, session: SessionBase, config: Config) -> bool:
+    """Whether the session's key is not the one the request presented (a login's cycle_key, a flush)."""
+    if getattr(session, "csrf_exempt", False) is True and config.session_header_meta_key:
+        return session.session_key != header(request, config.session_header_meta_key)
+    return session.session_key != request.COOKIES.get(config.session_cookie_name)
 
 
 def _holds_binding(data: Mapping[str, Any]) -> bool:
@@ -417,7 +426,7 @@ def bind(request: HttpRequest, response: HttpResponseBase, session: SessionBase,
         registered = dbsc_state.stored_registration(session)
         if registered is not None:
             session[dbsc_state.SESSION_KEY] = data[dbsc_state.SESSION_KEY] = registered
-    new = _binding_to_write(request, config, data, examination)
+    new = _binding_to_write(request, config, data, examination, rekeyed=_rekeyed(request, session, config))
     if new is not None:
         session.update(_written(new))
         for legacy in LEGACY_SESSION_KEYS:
@@ -441,7 +450,7 @@ async def abind(request: HttpRequest, response: HttpResponseBase, session: Sessi
         if registered is not None:
             await session.aset(dbsc_state.SESSION_KEY, registered)
             data[dbsc_state.SESSION_KEY] = registered
-    new = _binding_to_write(request, config, data, examination)
+    new = _binding_to_write(request, config, data, examination, rekeyed=_rekeyed(request, session, config))
     if new is not None:
         await session.aupdate(_written(new))
         for legacy in LEGACY_SESSION_KEYS:

@@ -90,6 +90,26 @@ def test_a_proof_after_the_login_never_binds_the_session_to_its_key(transport: s
     assert site.request("GET", "/read/", headers={"X-SessionID": key}).status_code == 200
 
 
+@override_settings(
+    RESTRICTEDSESSIONS_DPOP="optional", RESTRICTEDSESSIONS_RESTRICT_IP=False, RESTRICTEDSESSIONS_RESTRICT_UA=False
+)
+def test_with_only_dpop_on_a_proof_after_the_login_never_binds_the_session_to_its_key(
+    transport: str, alice: Any
+) -> None:
+    # No IP or User-Agent binding is stored: the start of a session is told by the request, not
+    # by an empty stored binding.
+    site = Site(transport)
+    login = site.request("POST", "/login/", data={"username": "alice"}, headers={"X-SessionID": ""})
+    key = login.headers["X-SessionID"]
+    assert key
+    other = DPoPSessionAuth(session_key=key)
+
+    assert site.request("GET", "/write/", auth=other, params={"value": "x"}).status_code == 200
+
+    assert "_restrictedsessions" not in stored(key)
+    assert site.request("GET", "/read/", headers={"X-SessionID": key}).status_code == 200
+
+
 @override_settings(RESTRICTEDSESSIONS_DPOP="optional")
 def test_a_login_with_a_proof_into_a_session_started_without_one_binds_the_key(transport: str, alice: Any) -> None:
     site, auth = Site(transport), DPoPSessionAuth()
