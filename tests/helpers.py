@@ -244,10 +244,16 @@ def assert_restricted(response: Any, key: str, status: int = 400) -> None:
 class UnreachableCache(BaseCache):
     """A cache backend whose every read and write fails, as a cache server that is down."""
 
+    def __init__(self, location: str, params: dict[str, Any]) -> None:
+        super().__init__(params)
+
     def get(self, key: Any, default: Any = None, version: Any = None) -> Any:
         raise ConnectionError("the cache server is down")
 
     def set(self, key: Any, value: Any, timeout: Any = None, version: Any = None) -> None:
+        raise ConnectionError("the cache server is down")
+
+    def add(self, key: Any, value: Any, timeout: Any = None, version: Any = None) -> bool:
         raise ConnectionError("the cache server is down")
 
 

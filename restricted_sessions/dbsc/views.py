@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -45,6 +46,9 @@ class Answer:
     #: The challenge a proof answered: the view records it as used (once, atomically) before
     #: the answer stands, so that a stale concurrent save of the session cannot revive it.
     answered: str | None = None
+    #: The current challenge, offered again (a refresh without a proof): the view checks that a
+    #: stale save did not revive it after it was answered.
+    offered: str | None = None
 
 
 def answer_registration(proof_header: str | None, state: Any, now: float, config: DbscSettings) -> Answer:
@@ -83,7 +87,8 @@ def answer_refresh(
     if proof_header is None:
         current = protocol.current_challenge(state, now, config.challenge_age)
         if current is not None:
-            return Answer(403, headers={protocol.CHALLENGE_HEADER: protocol.challenge_header(current, state["id"])})
+            header = protocol.challenge_header(current, state["id"])
+            return Answer(403, headers={protocol.CHALLENGE_HEADER: header}, offered=current)
         return challenged(state, now)
     proof = protocol.read_refresh_proof(proof_header, state["alg"], state["jwk"])
     if proof is None:
@@ -140,6 +145,8 @@ def _response(answer: Answer, config: DbscSettings, expiry_age: int) -> HttpResp
     return response
 
 
+logger = logging.getLogger("restricted_sessions")
+
 # Used challenges are recorded under a digest: nothing the client sent becomes a cache key.
 USED_CHALLENGE_PREFIX = "restricted_sessions:dbsc:used:"
 
@@ -149,21 +156,39 @@ def _used_key(challenge: str) -> str:
     return USED_CHALLENGE_PREFIX + base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
+CACHE_DOWN = "RESTRICTEDSESSIONS_CACHE cannot be reached: DBSC challenges are checked against the session only."
+
+
 def _first_use(answer: Answer, config: DbscSettings) -> bool:
-    """Whether the challenge ``answer`` accepted is answered for the first time (``cache.add``, atomic).
+    """Whether ``answer`` stands: the challenge it accepted was never answered before (``cache.add``,
+    atomic), and the challenge it offers again was not answered meanwhile.
 
     The challenges live in the session, whose last writer wins: a request that read the session
-    before the answer and saves it after would put the answered challenge back.
+    before the answer and saves it after would put the answered challenge back. A cache that
+    cannot be reached leaves the session's own record to decide (logged), as before.
     """
-    if answer.answered is None:
-        return True
-    return bool(caches[get_config().cache_alias].add(_used_key(answer.answered), 1, config.challenge_age + 1))
+    try:
+        cache = caches[get_config().cache_alias]
+        if answer.answered is not None:
+            return bool(cache.add(_used_key(answer.answered), 1, config.challenge_age + 1))
+        if answer.offered is not None:
+            return cache.get(_used_key(answer.offered)) is None
+    except Exception:
+        logger.warning(CACHE_DOWN, exc_info=True)
+    return True
 
 
 async def _afirst_use(answer: Answer, config: DbscSettings) -> bool:
-    if answer.answered is None:
-        return True
-    return bool(await caches[get_config().cache_alias].aadd(_used_key(answer.answered), 1, config.challenge_age + 1))
+    """``_first_use`` through the cache's async API."""
+    try:
+        cache = caches[get_config().cache_alias]
+        if answer.answered is not None:
+            return bool(await cache.aadd(_used_key(answer.answered), 1, config.challenge_age + 1))
+        if answer.offered is not None:
+            return await cache.aget(_used_key(answer.offered)) is None
+    except Exception:
+        logger.warning(CACHE_DOWN, exc_info=True)
+    return True
 
 
 def _config() -> DbscSettings:
@@ -204,7 +229,7 @@ def refresh(request: HttpRequest) -> HttpResponseBase:
         config,
     )
     if not _first_use(answer, config):
-        answer = challenged(cast(protocol.State, state), now)  # a proof was accepted: state is registered
+        answer = challenged(cast(protocol.State, state), now)  # a proof or an offer: the state is registered
     if answer.state is not None:
         request.session[SESSION_KEY] = answer.state
     return _response(answer, config, request.session.get_expiry_age())
@@ -241,7 +266,7 @@ async def arefresh(request: HttpRequest) -> HttpResponseBase:
         config,
     )
     if not await _afirst_use(answer, config):
-        answer = challenged(cast(protocol.State, state), now)  # a proof was accepted: state is registered
+        answer = challenged(cast(protocol.State, state), now)  # a proof or an offer: the state is registered
     if answer.state is not None:
         await request.session.aset(SESSION_KEY, answer.state)
     return _response(answer, config, await request.session.aget_expiry_age())

@@ -263,6 +263,41 @@ def test_a_challenge_answered_once_stays_used_after_a_stale_save_restores_it(bro
     assert COOKIE not in again.cookies
 
 
+def test_a_refresh_without_a_proof_never_offers_a_challenge_a_stale_save_revived(browser: Browser) -> None:
+    challenge = challenge_of(browser.register())
+    before = browser.state()
+    assert browser.refresh(challenge).status_code == 200
+    _restore(browser, before)
+
+    offered = browser.refresh()
+
+    assert offered.status_code == 403
+    assert challenge_of(offered) != challenge
+    assert browser.refresh(challenge_of(offered)).status_code == 200
+
+
+UNREACHABLE = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "unreachable": {"BACKEND": "tests.helpers.UnreachableCache"},
+}
+
+
+def test_with_the_cache_down_a_valid_refresh_still_gets_its_cookie(
+    browser: Browser, caplog: pytest.LogCaptureFixture
+) -> None:
+    challenge = challenge_of(browser.register())
+    with override_settings(CACHES=UNREACHABLE, RESTRICTEDSESSIONS_CACHE="unreachable"):
+        offered = browser.refresh()
+        renewed = browser.refresh(challenge)
+        replayed = browser.refresh(challenge)
+
+    assert challenge_of(offered) == challenge
+    assert renewed.status_code == 200
+    assert COOKIE in renewed.cookies
+    assert replayed.status_code == 403  # the session's own record still refuses a replay
+    assert "DBSC challenges are checked against the session only" in caplog.text
+
+
 def test_a_registration_challenge_answered_once_stays_used_after_a_stale_save_restores_it(browser: Browser) -> None:
     challenge = browser.login()
     before = browser.state()
