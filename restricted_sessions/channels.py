@@ -105,7 +105,9 @@ class WebSocketRestrictionMiddleware:
             return None
         if examination.outcome.save is not None:
             # No HTTP response will save it: what the check binds (a second address family, a
-            # rewrite after a SECRET_KEY rotation) is persisted here.
+            # rewrite after a SECRET_KEY rotation) is persisted here, without undoing a DBSC
+            # registration stored since the session was read.
+            await enforcement.acarry_registration(session, examination, config)
             await session.asave()
         if examination.outcome.reason is None and not examination.refused_before:
             return None

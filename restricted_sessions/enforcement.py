@@ -42,12 +42,14 @@ __all__ = [
     "AUTH_USER_SESSION_KEY",
     "Examination",
     "abind",
+    "acarry_registration",
     "aend",
     "aexamine",
     "aremember_refused",
     "areport",
     "awas_refused",
     "bind",
+    "carry_registration",
     "end",
     "examine",
     "remember_refused",
@@ -393,7 +395,7 @@ def _saves(session: SessionBase, status_code: int, config: Config) -> bool:
     return (session.modified or config.save_every_request) and status_code < 500
 
 
-def _may_have_registered_meanwhile(config: Config, examination: Examination | None, data: Mapping[str, Any]) -> bool:
+def _may_have_registered_meanwhile(config: Config, examination: Examination | None, state: Any) -> bool:
     # A session this request read unregistered, and saves unregistered: a registration may have
     # been stored since (a browser registers while its page's resources load). One that was read
     # registered and is saved without it was unbound on purpose.
@@ -402,8 +404,28 @@ def _may_have_registered_meanwhile(config: Config, examination: Examination | No
         and examination is not None
         and not examination.device_bound
         and not examination.refused_before
-        and not dbsc_protocol.is_registered(data.get(dbsc_state.SESSION_KEY))
+        and not dbsc_protocol.is_registered(state)
     )
+
+
+def carry_registration(session: SessionBase, examination: Examination | None, config: Config) -> None:
+    """Before saving a session this request read unregistered: keep a DBSC registration stored meanwhile.
+
+    Django saves a session whole and the last writer wins, so the save would remove the device key
+    (and the need for a bound cookie). Costs one more session read, only in that case.
+    """
+    if _may_have_registered_meanwhile(config, examination, session.get(dbsc_state.SESSION_KEY)):
+        registered = dbsc_state.stored_registration(session)
+        if registered is not None:
+            session[dbsc_state.SESSION_KEY] = registered
+
+
+async def acarry_registration(session: SessionBase, examination: Examination | None, config: Config) -> None:
+    """``carry_registration`` with the async session API."""
+    if _may_have_registered_meanwhile(config, examination, await session.aget(dbsc_state.SESSION_KEY)):
+        registered = await dbsc_state.astored_registration(session)
+        if registered is not None:
+            await session.aset(dbsc_state.SESSION_KEY, registered)
 
 
 def _logged_in_now(data: Mapping[str, Any], examination: Examination | None) -> bool:
@@ -421,11 +443,8 @@ def bind(request: HttpRequest, response: HttpResponseBase, session: SessionBase,
         dbsc_state.end_session(response)
     if not _saves(session, response.status_code, config) or session.is_empty():
         return
+    carry_registration(session, examination, config)
     data = dict(session.items())
-    if _may_have_registered_meanwhile(config, examination, data):
-        registered = dbsc_state.stored_registration(session)
-        if registered is not None:
-            session[dbsc_state.SESSION_KEY] = data[dbsc_state.SESSION_KEY] = registered
     new = _binding_to_write(request, config, data, examination, rekeyed=_rekeyed(request, session, config))
     if new is not None:
         session.update(_written(new))
@@ -444,12 +463,8 @@ async def abind(request: HttpRequest, response: HttpResponseBase, session: Sessi
         dbsc_state.end_session(response)
     if not _saves(session, response.status_code, config) or session.is_empty():
         return
+    await acarry_registration(session, examination, config)
     data = dict(await session.aitems())
-    if _may_have_registered_meanwhile(config, examination, data):
-        registered = await dbsc_state.astored_registration(session)
-        if registered is not None:
-            await session.aset(dbsc_state.SESSION_KEY, registered)
-            data[dbsc_state.SESSION_KEY] = registered
     new = _binding_to_write(request, config, data, examination, rekeyed=_rekeyed(request, session, config))
     if new is not None:
         await session.aupdate(_written(new))

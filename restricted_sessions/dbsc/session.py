@@ -2,7 +2,7 @@
 
 Each function comes in a sync form and an async form (``a`` prefix, Django's async session API),
 so neither path needs a thread. The device-bound state lives in the Django session under
-``SESSION_KEY``; nothing else is stored anywhere.
+``SESSION_KEY`` (the endpoints also record answered challenges in RESTRICTEDSESSIONS_CACHE).
 
 Enforcement answers only "is this request's bound cookie valid". What to do when it is not is the
 engine's: refuse the request (reason ``REASON``) and keep the session. Ending the session would let
@@ -13,8 +13,10 @@ since without the device's private key nobody can obtain a bound cookie.
 from __future__ import annotations
 
 import time
+from importlib import import_module
 from typing import Any
 
+from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponseBase
@@ -111,6 +113,12 @@ async def ais_device_bound(session: SessionBase) -> bool:
 # A concurrent registration --------------------------------------------------------------------
 
 
+def _store(key: str) -> SessionBase:
+    # A new store of the configured engine, made as Django's SessionMiddleware makes one (the
+    # session at hand may be wrapped, as Channels wraps it in a LazyObject).
+    return import_module(settings.SESSION_ENGINE).SessionStore(key)  # type: ignore[no-any-return]
+
+
 def _registered(state: Any) -> protocol.State | None:
     return dict(state) if protocol.is_registered(state) else None
 
@@ -123,13 +131,13 @@ def stored_registration(session: SessionBase) -> protocol.State | None:
     the registration, and with it the need for a bound cookie.
     """
     key = session.session_key
-    return None if key is None else _registered(type(session)(key).get(SESSION_KEY))
+    return None if key is None else _registered(_store(key).get(SESSION_KEY))
 
 
 async def astored_registration(session: SessionBase) -> protocol.State | None:
     """``stored_registration`` through the async session API."""
     key = session.session_key
-    return None if key is None else _registered(await type(session)(key).aget(SESSION_KEY))
+    return None if key is None else _registered(await _store(key).aget(SESSION_KEY))
 
 
 # The end ---------------------------------------------------------------------------------------

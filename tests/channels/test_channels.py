@@ -7,12 +7,14 @@ import time
 from collections.abc import Iterator
 from ipaddress import ip_address
 from typing import Any
+from unittest import mock
 
 import pytest
 from asgiref.sync import async_to_sync
 from django.contrib.auth.signals import user_logged_out
 from django.test import override_settings
 
+from restricted_sessions import enforcement
 from restricted_sessions.addresses import parse_ip
 from restricted_sessions.binding import BINDING_SESSION_KEY, Presented
 from restricted_sessions.channels import (
@@ -26,7 +28,7 @@ from restricted_sessions.dbsc import protocol as dbsc_protocol
 from restricted_sessions.dbsc import session as dbsc_session
 from restricted_sessions.signals import session_restricted
 from tests.channels.helpers import PATH, aconnect, connect
-from tests.conftest import DEFAULT_IP, DEFAULT_UA, Http, create_session, login, stored
+from tests.conftest import DEFAULT_IP, DEFAULT_UA, Http, create_session, login, session_store, stored
 from tests.dbsc.utils import CHROMIUM_JWK
 from tests.restriction_helpers import IP_KEY, UA_KEY, bound, bound_cookie_session, restriction_records
 
@@ -460,6 +462,26 @@ def test_a_device_bound_session_without_its_bound_cookie_is_refused_and_kept(db:
     assert not outcome.accepted
     assert outcome.code == CLOSE_RESTRICTED
     assert stored(key)["cart"] == 1
+
+
+@override_settings(RESTRICTEDSESSIONS_DUAL_STACK=True, RESTRICTEDSESSIONS_DBSC=True)
+def test_a_websocket_save_does_not_undo_a_registration_stored_meanwhile(key: str) -> None:
+    # An IPv6 WebSocket after an IPv4 login binds the second family and saves the session it read;
+    # the browser registered its device key in between: the save must keep the registration.
+    registered = {"id": "s" + "b" * 32, "alg": "ES256", "jwk": CHROMIUM_JWK, "registered_at": time.time()}
+    examine = enforcement.aexamine
+
+    async def examine_then_the_browser_registers(*args: Any, **kwargs: Any) -> Any:
+        found = await examine(*args, **kwargs)
+        other = session_store(key)
+        await other.aset(dbsc_session.SESSION_KEY, registered)
+        await other.asave()
+        return found
+
+    with mock.patch("restricted_sessions.channels.enforcement.aexamine", examine_then_the_browser_registers):
+        assert connect(cookie=key, ip="2001:db8::1").accepted
+
+    assert dbsc_protocol.is_registered(stored(key).get(dbsc_session.SESSION_KEY))
 
 
 def test_the_1_0_name_is_kept() -> None:
