@@ -32,6 +32,9 @@ __all__ = [
     "SessionMiddleware",
     "is_header_session",
 ]
+#: A request attribute a view may set to a callable returning the response to send instead of
+#: Django's 400 when its session is deleted before the response saves it (SessionInterrupted).
+ON_INTERRUPTED_ATTRIBUTE = "_restricted_sessions_on_interrupted"
 INTERRUPTED = (
     "The request's session was deleted before the request completed. The user may have logged "
     "out in a concurrent request, for example."
@@ -134,8 +137,16 @@ class SessionMiddleware(DjangoSessionMiddleware):
         return await self.aprocess_response(request, response)
 
     def _interrupted(self, request: HttpRequest, session: SessionBase, config: Config) -> HttpResponseBase:
-        """Django's answer to SessionInterrupted (400, logged), with the "session ended" signal."""
-        response = response_for_exception(request, SessionInterrupted(INTERRUPTED))
+        """Django's answer to SessionInterrupted (400, logged), with the "session ended" signal.
+
+        A view that knows better says so with ``ON_INTERRUPTED_ATTRIBUTE`` (the DBSC refresh: a
+        session ended by a concurrent logout ends the browser's device-bound session).
+        """
+        on_interrupted = getattr(request, ON_INTERRUPTED_ATTRIBUTE, None)
+        if callable(on_interrupted):
+            response: HttpResponseBase = on_interrupted()
+        else:
+            response = response_for_exception(request, SessionInterrupted(INTERRUPTED))
         if is_header_session(request) and config.session_header:
             _send_header(response, config.session_header, "")
         return response

@@ -32,6 +32,7 @@ from restricted_sessions.dbsc import protocol, sfv
 from restricted_sessions.dbsc.conf import DbscSettings
 from restricted_sessions.dbsc.session import SESSION_KEY, endpoint_path
 from restricted_sessions.decorators import restriction_exempt
+from restricted_sessions.middleware import ON_INTERRUPTED_ATTRIBUTE
 
 
 @dataclass(frozen=True)
@@ -191,6 +192,14 @@ async def _afirst_use(answer: Answer, config: DbscSettings) -> bool:
     return True
 
 
+def _end_if_interrupted(request: HttpRequest, state: protocol.State, config: DbscSettings) -> None:
+    # A logout in a concurrent request may delete the session before this answer saves it: the
+    # device-bound session has ended, so the browser is told so instead of getting Django's 400.
+    session_id = str(state["id"])
+    answer = Answer(200, protocol.termination(session_id))
+    setattr(request, ON_INTERRUPTED_ATTRIBUTE, lambda: _response(answer, config, 0))
+
+
 def _config() -> DbscSettings:
     config = get_config().dbsc
     if not config.enabled:
@@ -232,6 +241,7 @@ def refresh(request: HttpRequest) -> HttpResponseBase:
         answer = challenged(cast(protocol.State, state), now)  # a proof or an offer: the state is registered
     if answer.state is not None:
         request.session[SESSION_KEY] = answer.state
+        _end_if_interrupted(request, answer.state, config)
     return _response(answer, config, request.session.get_expiry_age())
 
 
@@ -269,4 +279,5 @@ async def arefresh(request: HttpRequest) -> HttpResponseBase:
         answer = challenged(cast(protocol.State, state), now)  # a proof or an offer: the state is registered
     if answer.state is not None:
         await request.session.aset(SESSION_KEY, answer.state)
+        _end_if_interrupted(request, answer.state, config)
     return _response(answer, config, await request.session.aget_expiry_age())

@@ -13,7 +13,7 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.test import AsyncClient, Client, override_settings
 
-from restricted_sessions.dbsc import protocol, sfv
+from restricted_sessions.dbsc import protocol, sfv, views
 from restricted_sessions.dbsc.session import SESSION_KEY
 from tests.dbsc.utils import CHROMIUM_REGISTRATION, Device
 from tests.helpers import session_store
@@ -274,6 +274,33 @@ def test_a_refresh_without_a_proof_never_offers_a_challenge_a_stale_save_revived
     assert offered.status_code == 403
     assert challenge_of(offered) != challenge
     assert browser.refresh(challenge_of(offered)).status_code == 200
+
+
+@override_settings(
+    MIDDLEWARE=["restricted_sessions.middleware.SessionMiddleware", "django.middleware.csrf.CsrfViewMiddleware"]
+)
+def test_a_refresh_whose_session_a_concurrent_logout_deleted_ends_the_browsers_session(db: None) -> None:
+    # The refresh read the session, a logout deleted it, the refresh's answer cannot be saved:
+    # the device-bound session has ended, which the browser is told (not Django's 400). The
+    # logout is played in the view's thread, so this runs the sync view (the async one shares
+    # the code: the library's SessionMiddleware answers SessionInterrupted alike).
+    with override_settings(ROOT_URLCONF="tests.dbsc.urls", **{**ON, "MIDDLEWARE": settings.MIDDLEWARE}):
+        browser = Browser("sync")
+        challenge = challenge_of(browser.register())
+        key = browser.client.cookies[settings.SESSION_COOKIE_NAME].value
+        answer = views.answer_refresh
+
+        def answer_then_logout_elsewhere(*args: Any, **kwargs: Any) -> Any:
+            found = answer(*args, **kwargs)
+            session_store(key).delete()
+            return found
+
+        with mock.patch("restricted_sessions.dbsc.views.answer_refresh", answer_then_logout_elsewhere):
+            ended = browser.refresh(challenge)
+
+    assert ended.status_code == 200
+    assert ended.json() == {"session_identifier": browser.session_id, "continue": False}
+    assert COOKIE not in ended.cookies
 
 
 UNREACHABLE = {
