@@ -411,6 +411,12 @@ class Config:
     #: (``enforcement``'s memo, bounded). Starts empty with each configuration, also one made by
     #: ``dataclasses.replace`` (not an init field), so a memo never outlives its settings.
     matches: dict[tuple[object, ...], Any] = field(default_factory=dict, init=False, compare=False, repr=False)
+    #: Whether ``matches`` alone may answer a request: no DPoP proof and no DBSC bound cookie to
+    #: verify on each request (``enforcement.remembered``).
+    remembers_matches: bool = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "remembers_matches", self.dpop_mode == "off" and not self.dbsc.enabled)
 
     @classmethod
     def from_settings(cls) -> Config:

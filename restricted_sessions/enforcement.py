@@ -31,7 +31,7 @@ from restricted_sessions.binding import (
     decide,
 )
 from restricted_sessions.changes import Change, log_receiver_errors
-from restricted_sessions.clients import client_inputs, presented, presented_from
+from restricted_sessions.clients import ClientInputs, client_inputs, presented, presented_from
 from restricted_sessions.conf import Config
 from restricted_sessions.dbsc import protocol as dbsc_protocol
 from restricted_sessions.dbsc import session as dbsc_state
@@ -53,6 +53,7 @@ __all__ = [
     "end",
     "examine",
     "remember_refused",
+    "remembered",
     "report",
     "was_refused",
 ]
@@ -99,14 +100,50 @@ def _refused_cache_key(session_key: str) -> str:
     return REFUSED_PREFIX + hashlib.sha256(session_key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _decide(
-    request: HttpRequest,
-    config: Config,
-    get: Callable[[str, Any], Any],
-    user_id: Any,
-    *,
-    bind_other_family: bool = True,
-) -> Examination | None:
+def _memo_key(stored: object, user_id: Any, inputs: ClientInputs) -> tuple[object, ...] | None:
+    """The key under which a match of exactly these values is remembered; None: never remembered.
+
+    Never remembered: values of unusual types, and request values long enough to fill memory (the
+    thumbprint has a fixed length).
+    """
+    address, forwarded, user_agent, _ = inputs
+    if (
+        type(stored) is str
+        and (user_id is None or type(user_id) is str or type(user_id) is int)
+        and (address is None or len(address) <= MAX_INPUT_LENGTH)
+        and (forwarded is None or len(forwarded) <= MAX_INPUT_LENGTH)
+        and (user_agent is None or len(user_agent) <= MAX_INPUT_LENGTH)
+    ):
+        return (stored, user_id, *inputs)
+    return None
+
+
+def remembered(request: HttpRequest, session: SessionBase, config: Config) -> Examination | None:
+    """``examine`` for the steady state: the match remembered for this session and client, or None.
+
+    Loads the session as ``examine`` does. A key that names no session is answered as ``examine``
+    answers it (``REFUSED_BEFORE`` for a key refused before, else None: nothing to check). Otherwise
+    the examination remembered for the stored binding, the user and the request's
+    ``client_inputs``, or None when there is none (``examine`` decides then). Never remembers
+    under DPoP or DBSC, whose proofs are verified on every request (``Config.remembers_matches``).
+    """
+    key = session.session_key
+    if key is None or not config.remembers_matches:
+        return None
+    get = session.get
+    try:
+        user_id = get(AUTH_USER_SESSION_KEY)  # loads the session, which forgets a key that names none
+    except BaseException:
+        del key  # a store that fails to load: the key stays out of the error report's frame locals
+        raise
+    if session.session_key is None:
+        return REFUSED_BEFORE if was_refused(key, config) else None
+    del key
+    memo_key = _memo_key(get(BINDING_SESSION_KEY, None), user_id, client_inputs(request, config))
+    return None if memo_key is None else config.matches.get(memo_key)
+
+
+def _decide(request: HttpRequest, config: Config, get: Callable[[str, Any], Any], user_id: Any) -> Examination | None:
     """The examination of a request whose loaded session ``get(key, default)`` reads; ``user_id`` is its user.
 
     ``decide`` is a pure function of the configuration, the stored binding and the request's
@@ -118,24 +155,13 @@ def _decide(
     state = get(dbsc_state.SESSION_KEY, None) if config.dbsc.enabled else None
     device_bound = state is not None and dbsc_protocol.is_registered(state)
     inputs = client_inputs(request, config)
-    stored = get(BINDING_SESSION_KEY, None)
-    address, forwarded, user_agent, jkt = inputs
-    memo_key: tuple[object, ...] | None = None
-    # Never remembered: a device-bound session (its answer depends on the clock, as its bound
-    # cookie expires), values of unusual types, and request values long enough to fill memory
-    # (the thumbprint has a fixed length).
-    if (
-        not device_bound
-        and type(stored) is str
-        and (user_id is None or type(user_id) is str or type(user_id) is int)
-        and (address is None or len(address) <= MAX_INPUT_LENGTH)
-        and (forwarded is None or len(forwarded) <= MAX_INPUT_LENGTH)
-        and (user_agent is None or len(user_agent) <= MAX_INPUT_LENGTH)
-    ):
-        memo_key = (stored, user_id, bind_other_family, address, forwarded, user_agent, jkt)
-        remembered: Examination | None = config.matches.get(memo_key)
-        if remembered is not None:
-            return remembered
+    # A device-bound session is never remembered: its answer depends on the clock, as its bound
+    # cookie expires.
+    memo_key = None if device_bound else _memo_key(get(BINDING_SESSION_KEY, None), user_id, inputs)
+    if memo_key is not None:
+        found: Examination | None = config.matches.get(memo_key)
+        if found is not None:
+            return found
     client = presented_from(inputs, config)
     binding = config.policy.read(get)
     if device_bound:
@@ -143,7 +169,7 @@ def _decide(
         cookie = request.COOKIES.get(config.dbsc.cookie_name)
         if not dbsc_protocol.bound_cookie_ok(state, cookie, time.time(), config.dbsc.cookie_age):
             client = replace(client, device_proof=False)
-    outcome = decide(config.policy, binding, client, bind_other_family=bind_other_family)
+    outcome = decide(config.policy, binding, client)
     examination = Examination(client, outcome, user_id, device_bound=binding.device)
     if memo_key is not None and outcome is MATCH:
         if len(config.matches) >= MATCHES_MEMO_SIZE:

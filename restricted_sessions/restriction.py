@@ -60,6 +60,8 @@ class RestrictedSessionsMiddleware:
         self._sync_request_phase = (
             cls.process_request is not base.process_request and cls.aprocess_request is base.aprocess_request
         )
+        # Without overrides of the hooks that process_request calls, __call__ takes its steps itself.
+        self._plain = not self._validators and cls.process_request is base.process_request
         self.async_mode = iscoroutinefunction(get_response)
         if self.async_mode:
             markcoroutinefunction(self)
@@ -69,7 +71,19 @@ class RestrictedSessionsMiddleware:
     def __call__(self, request: HttpRequest) -> Any:
         if self.async_mode:
             return self.__acall__(request)
-        refusal = self.process_request(request)
+        session = getattr(request, "session", None)
+        if session is None or not self._plain:
+            refusal = self.process_request(request)
+        elif session.session_key is None:
+            # Nothing to examine: process_request would only check a DPoP proof (a login binds its key).
+            refusal = None if get_config().dpop_mode == "off" else self.process_request(request)
+        else:
+            # The steady state in one call: a match remembered for this session and client.
+            examination = enforcement.remembered(request, session, get_config())
+            if examination is None:
+                refusal = self.process_request(request)
+            else:
+                refusal = self._judge(request, session, examination, get_config())
         if refusal is not None:
             return refusal
         response = self.get_response(request)
@@ -132,6 +146,12 @@ class RestrictedSessionsMiddleware:
             return None
         if self._validators:
             examination = self._validated(request, session, examination, config)
+        return self._judge(request, session, examination, config)
+
+    def _judge(
+        self, request: HttpRequest, session: SessionBase, examination: Examination, config: Config
+    ) -> HttpResponseBase | None:
+        """Record the examination on the request; refuse a change, or leave it to ``process_view``."""
         setattr(request, REQUEST_ATTRIBUTE, examination)
         if examination.outcome.reason is None and not examination.refused_before:
             return None  # a match

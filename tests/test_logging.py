@@ -15,11 +15,14 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.conf import settings
 from django.db import DatabaseError
+from django.http import HttpRequest
 from django.test import RequestFactory, override_settings
 from django.views.debug import ExceptionReporter
 
 from restricted_sessions.changes import escaped
+from restricted_sessions.middleware import RestrictedSessionsMiddleware
 from restricted_sessions.signals import session_restricted
 from restricted_sessions.tickets import aredeem_ticket, issue_ticket
 from tests.helpers import (
@@ -324,15 +327,31 @@ def test_only_strings_are_escaped(value: object) -> None:
 # Error reports ---------------------------------------------------------------------------------
 
 OUTAGE_KEY = "k3y0fthevictim0000000000000000ab"
+RESTRICTION = "restricted_sessions.middleware.RestrictedSessionsMiddleware"
 
 
+class ValidatingMiddleware(RestrictedSessionsMiddleware):
+    """Overrides a validator, so every request takes ``process_request`` (and ``examine``)."""
+
+    def validate_ua(self, request: HttpRequest) -> bool:
+        return super().validate_ua(request)
+
+
+@pytest.mark.parametrize("restriction", [RESTRICTION, f"{__name__}.ValidatingMiddleware"])
 @pytest.mark.parametrize("sent", ["cookie", "header"])
 @override_settings(SESSION_ENGINE="tests.failing_store")
 def test_a_store_outage_leaves_the_key_out_of_the_library_frames_of_the_error_report(
-    new_http: Callable[..., Http], sent: str
+    new_http: Callable[..., Http], sent: str, restriction: str
 ) -> None:
     # Django's report (DEBUG page, AdminEmailHandler with include_html) shows frame locals. Only
     # the library's frames are inspected: Django's own (the test Client's, the ORM's) hold the key too.
+    middleware = [restriction if entry == RESTRICTION else entry for entry in settings.MIDDLEWARE]
+    assert restriction in middleware
+    with override_settings(MIDDLEWARE=middleware):
+        _assert_the_outage_report_leaves_the_key_out(new_http, sent)
+
+
+def _assert_the_outage_report_leaves_the_key_out(new_http: Callable[..., Http], sent: str) -> None:
     http = new_http(raise_request_exception=True)
     if sent == "cookie":
         http.client.cookies["sessionid"] = OUTAGE_KEY

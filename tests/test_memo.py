@@ -25,7 +25,16 @@ from restricted_sessions.enforcement import MAX_INPUT_LENGTH
 from restricted_sessions.headers import meta_key_of
 from restricted_sessions.proofs import PROOF_ATTRIBUTE
 from tests import hypothesis_profiles  # noqa: F401 - registers the profiles
-from tests.helpers import Http, assert_restricted, bound_ip, create_session, data_of, login, stored
+from tests.helpers import (
+    Http,
+    assert_restricted,
+    bound_ip,
+    create_session,
+    data_of,
+    login,
+    session_store,
+    stored,
+)
 
 pytestmark = pytest.mark.usefixtures("_fresh_config")
 
@@ -321,3 +330,45 @@ def test_a_configuration_made_by_replace_starts_with_its_own_empty_memo() -> Non
     changed = replace(config, report_only=not config.report_only)
     assert changed.matches == {}
     assert changed.matches is not config.matches
+
+
+# enforcement.remembered: the HTTP middleware's steady state, in one call ------------------------
+
+
+@pytest.mark.django_db
+def test_remembered_answers_only_the_matches_examine_remembered() -> None:
+    config = get_config()
+    key = create_session(session_data())
+    assert enforcement.remembered(request_from(), session_store(key), config) is None
+    first = enforcement.examine(request_from(), session_store(key), config)
+    assert first is not None
+    assert first.outcome is MATCH
+    assert enforcement.remembered(request_from(), session_store(key), config) is first
+    assert enforcement.remembered(request_from(ip="198.51.100.9"), session_store(key), config) is None
+    assert enforcement.remembered(request_from(ua=OTHER_UA), session_store(key), config) is None
+    assert enforcement.remembered(request_from(), session_store(None), config) is None
+
+
+@pytest.mark.django_db
+def test_remembered_answers_a_key_that_names_no_session_as_examine_does() -> None:
+    config = get_config()
+    refused, unknown = create_session(session_data()), create_session(session_data())
+    enforcement.remember_refused(session_store(refused), config)
+    session_store(refused).delete()
+    session_store(unknown).delete()
+    for key, answer in ((refused, enforcement.REFUSED_BEFORE), (unknown, None)):
+        assert enforcement.examine(request_from(), session_store(key), config) is answer
+        assert enforcement.remembered(request_from(), session_store(key), config) is answer
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("setting", [{"RESTRICTEDSESSIONS_DPOP": "optional"}, {"RESTRICTEDSESSIONS_DBSC": True}])
+def test_remembered_answers_nothing_where_a_proof_is_verified_on_every_request(setting: dict[str, Any]) -> None:
+    with override_settings(**setting):
+        config = get_config()
+        assert config.remembers_matches is False
+        key = create_session(session_data())
+        assert enforcement.examine(request_from(), session_store(key), config).outcome is MATCH  # type: ignore[union-attr]
+        assert config.matches
+        assert enforcement.remembered(request_from(), session_store(key), config) is None
+    assert get_config().remembers_matches is True

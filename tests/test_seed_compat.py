@@ -176,6 +176,25 @@ def test_an_overridden_validate_ua_still_leaves_the_address_to_the_engine(http: 
     assert http.get("read", key=key, ip="192.0.2.9").status_code == 400
 
 
+class ClosingMiddleware(RestrictedSessionsMiddleware):
+    """Accepts the engine's answer until ``closed``: then no User-Agent is acceptable."""
+
+    closed = False
+
+    def validate_ua(self, request: HttpRequest) -> bool:
+        return not self.closed and super().validate_ua(request)
+
+
+@with_restriction(f"{__name__}.ClosingMiddleware")
+def test_an_overridden_validator_is_asked_also_when_the_engine_remembers_a_match(
+    http: Http, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = start_header_session(http)
+    assert http.get("read", key=key).status_code == 200  # the engine now remembers this match
+    monkeypatch.setattr(ClosingMiddleware, "closed", True)
+    assert http.get("read", key=key).status_code == 400
+
+
 @with_restriction(f"{__name__}.BlockingMiddleware")
 def test_an_overridden_process_request_runs_on_both_paths(http: Http) -> None:
     BlockingMiddleware.threads.clear()
