@@ -71,26 +71,27 @@ class RestrictedSessionsMiddleware:
     def __call__(self, request: HttpRequest) -> Any:
         if self.async_mode:
             return self.__acall__(request)
+        # Read once per request: settings change between requests (and in tests), not during one.
+        config = get_config()
         session = getattr(request, "session", None)
         if session is None or not self._plain:
             refusal = self.process_request(request)
         elif session.session_key is None:
             # Nothing to examine: process_request would only check a DPoP proof (a login binds its key).
-            refusal = None if get_config().dpop_mode == "off" else self.process_request(request)
+            refusal = None if config.dpop_mode == "off" else self.process_request(request)
         else:
             # The steady state in one call: a match remembered for this session and client.
-            examination = enforcement.remembered(request, session, get_config())
+            examination = enforcement.remembered(request, session, config)
             if examination is None:
                 refusal = self.process_request(request)
             else:
-                refusal = self._judge(request, session, examination, get_config())
+                refusal = self._judge(request, session, examination, config)
         if refusal is not None:
             return refusal
         response = self.get_response(request)
         session = getattr(request, "session", None)
         if session is None:
             return response
-        config = get_config()
         if getattr(request, PENDING_ATTRIBUTE, False) is True:
             # The view was never reached (a later middleware answered): fail closed.
             refusal = self.refuse(request, session, getattr(request, REQUEST_ATTRIBUTE), config)
