@@ -129,11 +129,19 @@ class SessionMiddleware(DjangoSessionMiddleware):
             vary = True
         return self._finish(request, response, session, vary, config)
 
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        # MiddlewareMixin.__call__ without its hasattr() probes: both methods are defined here.
+        if self.async_mode:
+            return self.__acall__(request)  # type: ignore[return-value]
+        # A subclass's process_request may answer instead of the view, as MiddlewareMixin allows.
+        answer: HttpResponseBase | None = self.process_request(request)  # type: ignore[func-returns-value]
+        return self.process_response(request, answer or cast(HttpResponseBase, self.get_response(request)))
+
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         # Reading the key does no I/O, and the response phase uses the async session API, so
         # nothing here needs a thread.
-        self.process_request(request)
-        response = await cast(Awaitable[HttpResponseBase], self.get_response(request))
+        answer: HttpResponseBase | None = self.process_request(request)  # type: ignore[func-returns-value]
+        response = answer or await cast(Awaitable[HttpResponseBase], self.get_response(request))
         return await self.aprocess_response(request, response)
 
     def _interrupted(self, request: HttpRequest, session: SessionBase, config: Config) -> HttpResponseBase:

@@ -602,3 +602,31 @@ def test_an_async_response_to_a_request_without_a_session_is_passed_on_unchanged
     assert async_to_sync(middleware.aprocess_response)(RequestFactory().get("/"), answer) is answer
     assert not answer.cookies
     assert not answer.has_header("Vary")
+
+
+# A subclass's process_request may answer instead of the view, as under MiddlewareMixin ------------
+
+
+class MaintenanceSessionMiddleware(SessionMiddleware):
+    """Answers 503 for ``/maintenance`` before any view runs."""
+
+    def process_request(self, request: HttpRequest) -> HttpResponse | None:  # type: ignore[override]
+        super().process_request(request)
+        return HttpResponse(status=503) if request.path == "/maintenance" else None
+
+
+def test_a_subclass_answering_in_process_request_is_honoured_sync_and_async() -> None:
+    views_called: list[str] = []
+
+    def view(request: HttpRequest) -> HttpResponse:
+        views_called.append(request.path)
+        return HttpResponse()
+
+    async def aview(request: HttpRequest) -> HttpResponse:
+        return view(request)
+
+    sync_middleware, async_middleware = MaintenanceSessionMiddleware(view), MaintenanceSessionMiddleware(aview)
+    for path, status in (("/maintenance", 503), ("/", 200)):
+        assert sync_middleware(RequestFactory().get(path)).status_code == status
+        assert async_to_sync(async_middleware.__acall__)(RequestFactory().get(path)).status_code == status
+    assert views_called == ["/", "/"]
