@@ -70,6 +70,13 @@ class SessionMiddleware(DjangoSessionMiddleware):
         raise_on_misconfiguration()
         super().__init__(get_response)
         self.accepts_key = key_validator(self.SessionStore)
+        cls, base = type(self), SessionMiddleware
+        # Under ASGI a subclass's own sync phase runs in a thread, as MiddlewareMixin runs it: it
+        # may do blocking I/O. Ours do none (the response phase has its async twin).
+        self._sync_request_phase = cls.process_request is not base.process_request
+        self._sync_response_phase = (
+            cls.process_response is not base.process_response and cls.aprocess_response is base.aprocess_response
+        )
 
     # Request -----------------------------------------------------------------------------
 
@@ -139,9 +146,15 @@ class SessionMiddleware(DjangoSessionMiddleware):
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         # Reading the key does no I/O, and the response phase uses the async session API, so
-        # nothing here needs a thread.
-        answer: HttpResponseBase | None = self.process_request(request)  # type: ignore[func-returns-value]
+        # nothing of ours needs a thread.
+        answer: HttpResponseBase | None
+        if self._sync_request_phase:
+            answer = await sync_to_async(self.process_request, thread_sensitive=True)(request)  # type: ignore[func-returns-value]
+        else:
+            answer = self.process_request(request)  # type: ignore[func-returns-value]
         response = answer or await cast(Awaitable[HttpResponseBase], self.get_response(request))
+        if self._sync_response_phase:
+            return await sync_to_async(self.process_response, thread_sensitive=True)(request, response)
         return await self.aprocess_response(request, response)
 
     def _interrupted(self, request: HttpRequest, session: SessionBase, config: Config) -> HttpResponseBase:

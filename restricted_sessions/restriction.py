@@ -44,7 +44,8 @@ class RestrictedSessionsMiddleware:
       an anonymous session). They are called directly on the async path: keep them free of
       blocking I/O.
     * ``refuse`` (sync) and ``arefuse`` (async) end a changed session and return the failure
-      response; override them to change what a refusal does.
+      response; override them to change what a refusal does. A subclass that overrides only the
+      sync one has it run in a thread under ASGI.
     """
 
     sync_capable = True
@@ -60,6 +61,9 @@ class RestrictedSessionsMiddleware:
         self._sync_request_phase = (
             cls.process_request is not base.process_request and cls.aprocess_request is base.aprocess_request
         )
+        if cls.refuse is not base.refuse and cls.arefuse is base.arefuse:
+            # A subclass's sync refuse ends sessions under ASGI too, in a thread (it may do I/O).
+            self.arefuse = sync_to_async(self.refuse, thread_sensitive=True)  # type: ignore[method-assign]
         # Without overrides of the hooks that process_request calls, __call__ takes its steps itself.
         self._plain = not self._validators and cls.process_request is base.process_request
         self.async_mode = iscoroutinefunction(get_response)

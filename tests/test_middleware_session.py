@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import string
 from collections.abc import Callable
 from datetime import timedelta
@@ -608,11 +609,31 @@ def test_an_async_response_to_a_request_without_a_session_is_passed_on_unchanged
 
 
 class MaintenanceSessionMiddleware(SessionMiddleware):
-    """Answers 503 for ``/maintenance`` before any view runs."""
+    """Answers 503 for ``/maintenance`` before any view runs; marks every response it passes on.
+
+    Both phases are sync overrides that may block (a database query, say), so under ASGI they
+    must run in a thread, as Django's MiddlewareMixin runs them.
+    """
+
+    in_event_loop: list[bool] = []
 
     def process_request(self, request: HttpRequest) -> HttpResponse | None:  # type: ignore[override]
+        self.in_event_loop.append(_in_event_loop())
         super().process_request(request)
         return HttpResponse(status=503) if request.path == "/maintenance" else None
+
+    def process_response(self, request: HttpRequest, response: Any) -> Any:
+        self.in_event_loop.append(_in_event_loop())
+        response["X-Maintenance-Checked"] = "1"
+        return super().process_response(request, response)
+
+
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def test_a_subclass_answering_in_process_request_is_honoured_sync_and_async() -> None:
@@ -625,8 +646,15 @@ def test_a_subclass_answering_in_process_request_is_honoured_sync_and_async() ->
     async def aview(request: HttpRequest) -> HttpResponse:
         return view(request)
 
+    MaintenanceSessionMiddleware.in_event_loop.clear()
     sync_middleware, async_middleware = MaintenanceSessionMiddleware(view), MaintenanceSessionMiddleware(aview)
     for path, status in (("/maintenance", 503), ("/", 200)):
-        assert sync_middleware(RequestFactory().get(path)).status_code == status
-        assert async_to_sync(async_middleware.__acall__)(RequestFactory().get(path)).status_code == status
+        for response in (
+            sync_middleware(RequestFactory().get(path)),
+            async_to_sync(async_middleware.__acall__)(RequestFactory().get(path)),
+        ):
+            assert response.status_code == status
+            assert response["X-Maintenance-Checked"] == "1"
     assert views_called == ["/", "/"]
+    # Never in the event loop: a sync override may block.
+    assert MaintenanceSessionMiddleware.in_event_loop == [False] * 8

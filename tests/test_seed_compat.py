@@ -195,6 +195,27 @@ def test_an_overridden_validator_is_asked_also_when_the_engine_remembers_a_match
     assert http.get("read", key=key).status_code == 400
 
 
+class TeapotMiddleware(RestrictedSessionsMiddleware):
+    """Overrides only the sync ``refuse``: ends the session and answers 418."""
+
+    threads: list[bool] = []
+
+    def refuse(self, request: HttpRequest, session: Any, examination: Any, config: Any) -> HttpResponseBase | None:
+        self.threads.append(_in_event_loop())
+        super().refuse(request, session, examination, config)
+        return HttpResponse(status=418)
+
+
+@with_restriction(f"{__name__}.TeapotMiddleware")
+def test_an_overridden_sync_refuse_refuses_on_both_paths(http: Http) -> None:
+    TeapotMiddleware.threads.clear()
+    key = start_header_session(http)
+    assert http.get("read", key=key).status_code == 200
+    assert http.get("read", key=key, ua="Other/2.0").status_code == 418
+    assert http.get("read", key=key).status_code == 418  # refused before: the session was ended
+    assert TeapotMiddleware.threads == [False, False]
+
+
 @with_restriction(f"{__name__}.BlockingMiddleware")
 def test_an_overridden_process_request_runs_on_both_paths(http: Http) -> None:
     BlockingMiddleware.threads.clear()
