@@ -163,7 +163,8 @@ def run(
     batch: int,
     asgi_batch: int,
     counted: int,
-) -> list[dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The request tables' results, and those of the head-to-head pairs (``HEAD_TO_HEAD``)."""
     configs = make_configs(stacks, engines, handlers)
     log(f"requests: {len(configs)} configurations, {rounds} rounds of {batch} (WSGI) / {asgi_batch} (ASGI) requests")
     for config in configs:
@@ -171,14 +172,65 @@ def run(
         if config.problems:
             log(f"  {config.name}: {'; '.join(config.problems)}")
     pairs = comparisons(configs)
+    duels = [Duel(a, b) for a, b in head_to_head_pairs(configs)]
     shuffle = random.Random(5)  # noqa: S311 - an order, not a secret
     for number in range(rounds):
         shuffle.shuffle(pairs)
         for config, baseline in pairs:
             compare(config, baseline, batch, asgi_batch, shuffle)
+        for duel in duels:
+            duel.round(batch, shuffle)
         if number % max(1, rounds // 5) == 0:
             log(f"  round {number + 1}/{rounds}")
-    return [config.result() for config in configs]
+    return [config.result() for config in configs], [duel.result() for duel in duels]
+
+
+#: Stacks also measured head to head, each pair taking turns request by request (WSGI, steady):
+#: django-restricted-sessions 0.4 writes the session on every request, which also slows the
+#: Django-alone requests beside it, so its speed-up is measured against ours directly.
+HEAD_TO_HEAD = (("seed-rs", "rs-full"),)
+
+
+def head_to_head_pairs(configs: list[Config]) -> list[tuple[Config, Config]]:
+    found = {(c.engine, c.handler, c.scenario, c.stack.name): c for c in configs}
+    pairs = []
+    for first, second in HEAD_TO_HEAD:
+        for engine in ENGINES:
+            a, b = found.get((engine, "wsgi", STEADY, first)), found.get((engine, "wsgi", STEADY, second))
+            if a is not None and b is not None:
+                pairs.append((a, b))
+    return pairs
+
+
+@dataclass
+class Duel:
+    """Two configurations taking turns request by request, without a baseline (``HEAD_TO_HEAD``)."""
+
+    first: Config
+    second: Config
+    #: Each round's two batch medians (ns): (first, second).
+    round_medians: list[tuple[float, float]] = field(default_factory=list)
+
+    def round(self, batch: int, shuffle: random.Random) -> None:
+        pair = [self.first, self.second]
+        inputs = [c.driver.prepare(PATHS[c.scenario], c.client, batch) for c in pair]
+        times: list[list[int]] = [[], []]
+        turns = [0, 1]
+        for index in range(batch):
+            shuffle.shuffle(turns)
+            for turn in turns:
+                with pair[turn].settings():
+                    times[turn] += pair[turn].driver.timed([inputs[turn][index]])
+        self.round_medians.append((statistics.median(times[0]), statistics.median(times[1])))
+
+    def result(self) -> dict[str, Any]:
+        return {
+            "stacks": [self.first.stack.name, self.second.stack.name],
+            "engine": self.first.engine,
+            "handler": self.first.handler,
+            "scenario": self.first.scenario,
+            "round_medians_us": [[a / 1000, b / 1000] for a, b in self.round_medians],
+        }
 
 
 def comparisons(configs: list[Config]) -> list[tuple[Config, Config]]:

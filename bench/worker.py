@@ -91,7 +91,7 @@ def main(argv: list[str]) -> None:
     }
     gc.collect()
     gc.freeze()
-    results["requests"] = matrix.run(
+    results["requests"], results["head_to_head"] = matrix.run(
         stacks,
         engines,
         options.handlers.split(","),
