@@ -5,6 +5,7 @@ Fixtures live in ``conftest.py``; everything here is plain code that any test mo
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -141,6 +142,15 @@ class Http:
         """The session key in the client's cookie jar."""
         morsel = self.client.cookies.get(settings.SESSION_COOKIE_NAME)
         return morsel.value if morsel is not None and morsel.value else None
+
+
+def in_event_loop() -> bool:
+    """Whether the caller runs in an event loop (a sync override must not: it may block)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def make_client(mode: str, **kwargs: Any) -> DjangoClient | DjangoAsyncClient:

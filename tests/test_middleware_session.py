@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import string
 from collections.abc import Callable
 from datetime import timedelta
@@ -35,6 +34,7 @@ from tests.helpers import (
     Http,
     create_session,
     data_of,
+    in_event_loop,
     login,
     start_header_session,
     stored,
@@ -618,22 +618,14 @@ class MaintenanceSessionMiddleware(SessionMiddleware):
     in_event_loop: list[bool] = []
 
     def process_request(self, request: HttpRequest) -> HttpResponse | None:  # type: ignore[override]
-        self.in_event_loop.append(_in_event_loop())
+        self.in_event_loop.append(in_event_loop())
         super().process_request(request)
         return HttpResponse(status=503) if request.path == "/maintenance" else None
 
     def process_response(self, request: HttpRequest, response: Any) -> Any:
-        self.in_event_loop.append(_in_event_loop())
+        self.in_event_loop.append(in_event_loop())
         response["X-Maintenance-Checked"] = "1"
         return super().process_response(request, response)
-
-
-def _in_event_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
 
 
 def test_a_subclass_answering_in_process_request_is_honoured_sync_and_async() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
@@ -23,6 +22,7 @@ from restricted_sessions.binding import BINDING_SESSION_KEY, IP_SESSION_KEY, UA_
 from restricted_sessions.conf import get_config
 from restricted_sessions.middleware import RestrictedSessionsMiddleware
 from tests.conftest import DEFAULT_UA, Http, start_header_session
+from tests.helpers import in_event_loop
 
 pytestmark = pytest.mark.django_db
 
@@ -126,18 +126,10 @@ class BlockingMiddleware(RestrictedSessionsMiddleware):
     threads: list[bool] = []
 
     def process_request(self, request: HttpRequest) -> HttpResponseBase | None:
-        self.threads.append(_in_event_loop())
+        self.threads.append(in_event_loop())
         if "blocked" in request.GET:
             return HttpResponse(status=403)
         return super().process_request(request)
-
-
-def _in_event_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
 
 
 def with_restriction(path: str) -> Callable[[F], F]:
@@ -201,7 +193,7 @@ class TeapotMiddleware(RestrictedSessionsMiddleware):
     threads: list[bool] = []
 
     def refuse(self, request: HttpRequest, session: Any, examination: Any, config: Any) -> HttpResponseBase | None:
-        self.threads.append(_in_event_loop())
+        self.threads.append(in_event_loop())
         super().refuse(request, session, examination, config)
         return HttpResponse(status=418)
 
